@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FlowsConfig(AppConfig):
+    name = "flows"
+    verbose_name = _("Processes")
+    default_auto_field = "django.db.models.BigAutoField"

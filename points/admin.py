@@ -1,0 +1,163 @@
+"""The Django admin, scoped: a non-superuser sees and edits only their own organisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin as _ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
+from simple_history.admin import SimpleHistoryAdmin
+
+from points.models import AuthorityTier, Member, Organisation, OrgUnit, Policy, RuleItem
+from points.resources import MemberResource, OrgUnitResource, RuleItemResource
+from points.selectors.org import organisation_for_user
+
+admin.site.site_header = _("Points system administration")
+admin.site.site_title = _("Points system")
+admin.site.index_title = _("Administration")
+
+
+class ImportExportModelAdmin(_ImportExportModelAdmin):
+    """Spreadsheets only: CSV and XLSX."""
+
+    formats = [CSV, XLSX]
+
+
+class OrganisationScopedAdmin(admin.ModelAdmin):
+    """Rows, choices and imports limited to the user's organisation (superusers see all)."""
+
+    organisation_lookup = "organisation"
+
+    def _organisation(self, request: HttpRequest) -> Organisation | None:
+        return organisation_for_user(user=request.user)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        organisation = self._organisation(request)
+        if organisation is None:
+            return queryset.none()
+        return queryset.filter(**{self.organisation_lookup: organisation})
+
+    def _scope_related(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
+        if request.user.is_superuser:
+            return
+        organisation = self._organisation(request)
+        related = db_field.related_model
+        if related is Organisation:
+            kwargs["queryset"] = Organisation.objects.filter(
+                pk__in=[organisation.pk] if organisation else []
+            )
+        elif any(f.name == "organisation" for f in related._meta.fields):
+            kwargs["queryset"] = related._default_manager.filter(organisation=organisation)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scope_related(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scope_related(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        organisation = self._organisation(request)
+        if organisation is not None:
+            initial.setdefault("organisation", organisation.pk)
+        return initial
+
+    def get_resource_kwargs(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        resource_kwargs = super().get_resource_kwargs(request, *args, **kwargs)  # type: ignore[misc]
+        if not request.user.is_superuser:
+            resource_kwargs["organisation"] = self._organisation(request)
+        return resource_kwargs
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(OrganisationScopedAdmin):
+    organisation_lookup = "pk"
+    list_display = ("code", "name", "timezone", "created_at")
+    search_fields = ("code", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        organisation = self._organisation(request)
+        return queryset.filter(pk__in=[organisation.pk] if organisation else [])
+
+
+@admin.register(Policy)
+class PolicyAdmin(OrganisationScopedAdmin):
+    list_display = (
+        "organisation",
+        "base_points",
+        "publicity_window_days",
+        "summary_period",
+        "committee_quorum",
+        "year_end_reset",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuthorityTier)
+class AuthorityTierAdmin(OrganisationScopedAdmin):
+    list_display = ("organisation", "level", "name", "max_points")
+    list_filter = ("organisation",)
+
+
+@admin.register(OrgUnit)
+class OrgUnitAdmin(OrganisationScopedAdmin, ImportExportModelAdmin):
+    resource_classes = [OrgUnitResource]
+    list_display = ("indented_name", "code", "kind", "leader", "authority_tier", "organisation")
+    list_filter = ("organisation", "kind")
+    search_fields = ("code", "name")
+    raw_id_fields = ("leader",)
+    list_select_related = ("leader", "authority_tier", "organisation")
+
+    @admin.display(description=_("name"), ordering="path")
+    def indented_name(self, obj: OrgUnit) -> str:
+        return "— " * obj.depth + obj.name
+
+
+@admin.register(Member)
+class MemberAdmin(OrganisationScopedAdmin, ImportExportModelAdmin):
+    resource_classes = [MemberResource]
+    list_display = ("employee_no", "name", "kind", "unit", "position", "status", "user")
+    list_filter = ("organisation", "status", "kind", "education")
+    search_fields = ("employee_no", "name", "user__username")
+    raw_id_fields = ("user",)
+    list_select_related = ("unit", "user")
+    autocomplete_fields = ()
+
+
+@admin.register(RuleItem)
+class RuleItemAdmin(OrganisationScopedAdmin, ImportExportModelAdmin, SimpleHistoryAdmin):
+    resource_classes = [RuleItemResource]
+    list_display = (
+        "code",
+        "name",
+        "category",
+        "kind",
+        "points_min",
+        "points_max",
+        "evidence_required",
+        "cap_per_day",
+        "cap_per_month",
+        "veto",
+        "active",
+    )
+    list_filter = ("organisation", "category", "kind", "active", "veto")
+    search_fields = ("code", "name")
+    filter_horizontal = ("units",)
+    history_list_display = ("points_min", "points_max", "active")

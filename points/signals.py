@@ -1,0 +1,53 @@
+"""Keep derived roles in step with members and unit leaders; create role groups after
+migrations. The receivers only call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_migrate, post_save, pre_save
+from django.dispatch import receiver
+
+from points.models import Member, Organisation, OrgUnit, Policy
+from points.services.org import roles_sync_groups, roles_sync_user
+
+
+@receiver(post_migrate)
+def _create_role_groups(sender: Any, app_config: Any = None, **kwargs: Any) -> None:
+    if app_config is not None and app_config.label == "points":
+        roles_sync_groups()
+
+
+@receiver(post_save, sender=Organisation)
+def _ensure_policy(sender: Any, instance: Organisation, created: bool, **kwargs: Any) -> None:
+    if created and not kwargs.get("raw"):
+        Policy.objects.get_or_create(organisation=instance)
+
+
+@receiver(post_save, sender=Member)
+def _member_saved(sender: Any, instance: Member, **kwargs: Any) -> None:
+    if instance.user_id and not kwargs.get("raw"):
+        roles_sync_user(user=instance.user)
+
+
+@receiver(pre_save, sender=OrgUnit)
+def _unit_saving(sender: Any, instance: OrgUnit, **kwargs: Any) -> None:
+    if instance.pk and not kwargs.get("raw"):
+        previous = OrgUnit.objects.filter(pk=instance.pk).values_list("leader_id", flat=True)
+        instance._previous_leader_id = previous.first()  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=OrgUnit)
+def _unit_saved(sender: Any, instance: OrgUnit, **kwargs: Any) -> None:
+    if kwargs.get("raw"):
+        return
+    # The previous leader may have lost the role; the new one gains it.
+    previous = getattr(instance, "_previous_leader_id", None)
+    if previous == instance.leader_id and not kwargs.get("created"):
+        return
+    for member in (
+        Member.objects.filter(user__isnull=False)
+        .filter(pk__in=[pk for pk in (instance.leader_id, previous) if pk])
+        .select_related("user")
+    ):
+        roles_sync_user(user=member.user)

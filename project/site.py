@@ -1,0 +1,41 @@
+"""The viewflow Site: menu and pages under our own name. Flow applications join it here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from viewflow.urls import Application, Site, Viewset
+from viewflow.urls.sites import AppMenuMixin
+
+from points.views import HomeView, RuleCatalogView
+
+
+class RuleCatalogViewset(AppMenuMixin, Viewset):
+    title = _("Rule catalog")
+    icon = "menu_book"
+
+    index_path = path("", RuleCatalogView.as_view(), name="index")
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return bool(user.has_perm("points.view_ruleitem"))
+
+
+class PointsSite(Site):
+    index_path = path("", HomeView.as_view(), name="index")
+
+
+site = PointsSite(
+    title=_("Points system"),
+    primary_color="#b71c1c",
+    secondary_color="#ff8f00",
+    viewsets=[
+        Application(
+            title=_("Points"),
+            icon="stars",
+            app_name="points",
+            viewsets=[RuleCatalogViewset()],
+        ),
+    ],
+)

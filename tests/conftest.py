@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from points.models import Member, Organisation, OrgUnit
+from points.roles import Role
+from points.services.org import role_grant
+from tests.factories import TEST_PASSWORD, MemberFactory, OrganisationFactory, OrgUnitFactory
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _english_off(settings: Any) -> None:
+    """Tests see the default UI language (zh-hans) unless they switch."""
+    settings.LANGUAGE_CODE = "zh-hans"
+
+
+class Org:
+    """A small organisation: company → two departments (A, B) → team under A."""
+
+    def __init__(self, code: str) -> None:
+        self.organisation: Organisation = OrganisationFactory(code=code, name=f"{code}厂")
+        self.company: OrgUnit = OrgUnitFactory(organisation=self.organisation, code=f"{code}-co")
+        self.dept_a: OrgUnit = OrgUnitFactory(
+            organisation=self.organisation, code=f"{code}-a", parent=self.company
+        )
+        self.dept_b: OrgUnit = OrgUnitFactory(
+            organisation=self.organisation, code=f"{code}-b", parent=self.company
+        )
+        self.team_a1: OrgUnit = OrgUnitFactory(
+            organisation=self.organisation, code=f"{code}-a1", parent=self.dept_a
+        )
+        self.ceo = self.member(self.company, f"{code}-ceo")
+        self.leader_a = self.member(self.dept_a, f"{code}-leader-a")
+        self.leader_b = self.member(self.dept_b, f"{code}-leader-b")
+        self.leader_a1 = self.member(self.team_a1, f"{code}-leader-a1")
+        for unit, leader in (
+            (self.company, self.ceo),
+            (self.dept_a, self.leader_a),
+            (self.dept_b, self.leader_b),
+            (self.team_a1, self.leader_a1),
+        ):
+            unit.leader = leader
+            unit.save()
+        self.worker_a1 = self.member(self.team_a1, f"{code}-worker-a1")
+        self.worker_b = self.member(self.dept_b, f"{code}-worker-b")
+        self.hr = self.member(self.company, f"{code}-hr", role=Role.HR)
+        self.committee = self.member(self.company, f"{code}-committee", role=Role.COMMITTEE)
+        self.admin = self.member(self.company, f"{code}-admin", role=Role.ADMIN)
+        self.recorder = self.member(self.dept_a, f"{code}-recorder", role=Role.RECORDER)
+
+    def member(self, unit: OrgUnit, username: str, role: str | None = None) -> Member:
+        member = MemberFactory(
+            organisation=self.organisation, unit=unit, user__username=username, name=username
+        )
+        if role:
+            role_grant(user=member.user, role=role)
+        return member
+
+
+@pytest.fixture
+def org(db: Any) -> Org:
+    return Org("acme")
+
+
+@pytest.fixture
+def other_org(db: Any) -> Org:
+    return Org("other")
+
+
+@pytest.fixture
+def login(client: Client):  # type: ignore[no-untyped-def]
+    """``login(member)`` logs the test client in as that member's user."""
+
+    def _login(member: Member) -> Client:
+        assert client.login(username=member.user.username, password=TEST_PASSWORD)
+        return client
+
+    return _login

@@ -1,0 +1,120 @@
+"""The admin: each organisation sees and edits only its own rows; members stay out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Org
+
+pytestmark = pytest.mark.django_db
+
+
+def test_hr_lists_only_own_organisation_members(org: Org, other_org: Org, login: Any) -> None:
+    html = login(org.hr).get("/admin/points/member/").content.decode()
+    assert org.worker_b.employee_no in html
+    assert other_org.worker_b.employee_no not in html
+
+
+def test_hr_cannot_open_another_organisations_member(org: Org, other_org: Org, login: Any) -> None:
+    response = login(org.hr).get(f"/admin/points/member/{other_org.worker_b.pk}/change/")
+    assert response.status_code == 302  # admin redirects a missing object to the index
+    assert response["Location"] == "/admin/"
+
+
+def test_admin_choices_are_limited_to_own_organisation(
+    org: Org, other_org: Org, login: Any
+) -> None:
+    html = login(org.admin).get("/admin/points/member/add/").content.decode()
+    assert org.dept_a.name in html
+    assert other_org.dept_a.name not in html
+
+
+def test_admin_cannot_post_a_member_into_another_organisation(
+    org: Org, other_org: Org, login: Any
+) -> None:
+    response = login(org.admin).post(
+        "/admin/points/member/add/",
+        {
+            "organisation": other_org.organisation.pk,
+            "kind": "person",
+            "employee_no": "SNEAK",
+            "name": "潜入",
+            "unit": other_org.dept_a.pk,
+            "status": "active",
+        },
+    )
+    assert response.status_code == 200  # the form is shown again with errors
+    assert not other_org.organisation.members.filter(employee_no="SNEAK").exists()
+
+
+def test_org_admin_edits_own_policy(org: Org, login: Any) -> None:
+    policy = org.organisation.policy
+    client = login(org.admin)
+    response = client.post(
+        f"/admin/points/policy/{policy.pk}/change/",
+        {
+            "organisation": org.organisation.pk,
+            "base_points": 600,
+            "publicity_window_days": 5,
+            "summary_period": "week",
+            "expiry_reminder_days": 15,
+            "committee_quorum": "all",
+            "review_reminder_days": 2,
+            "review_escalation_days": 5,
+            "appeal_hr_days": 3,
+            "appeal_committee_days": 5,
+            "max_upload_mb": 10,
+            "clear_on_leave": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy.refresh_from_db()
+    assert (policy.base_points, policy.publicity_window_days, policy.committee_quorum) == (
+        600,
+        5,
+        "all",
+    )
+
+
+def test_policy_rejects_escalation_before_reminder(org: Org, login: Any) -> None:
+    policy = org.organisation.policy
+    response = login(org.admin).post(
+        f"/admin/points/policy/{policy.pk}/change/",
+        {
+            "organisation": org.organisation.pk,
+            "base_points": 500,
+            "publicity_window_days": 7,
+            "summary_period": "month",
+            "expiry_reminder_days": 15,
+            "committee_quorum": "majority",
+            "review_reminder_days": 6,
+            "review_escalation_days": 2,
+            "appeal_hr_days": 3,
+            "appeal_committee_days": 5,
+            "max_upload_mb": 10,
+        },
+    )
+    assert response.status_code == 200
+    assert "升级不能早于提醒" in response.content.decode()
+    policy.refresh_from_db()
+    assert policy.review_reminder_days == 2
+
+
+@pytest.mark.parametrize("who", ["worker_a1", "leader_a1", "committee", "recorder"])
+def test_non_staff_roles_cannot_open_the_admin(org: Org, login: Any, who: str) -> None:
+    response = login(getattr(org, who)).get("/admin/points/member/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_hr_cannot_change_the_rule_catalog(org: Org, login: Any) -> None:
+    assert login(org.hr).get("/admin/points/ruleitem/add/").status_code == 403
+
+
+def test_new_organisation_gets_default_policy(other_org: Org) -> None:
+    policy = other_org.organisation.policy
+    assert policy.base_points == 500
+    assert policy.publicity_window_days == 7
+    assert policy.summary_period == "month"
+    assert policy.year_end_reset is False

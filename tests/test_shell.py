@@ -1,0 +1,103 @@
+"""The UI shell: login under our own name, redirects for anonymous users, language, home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import Org
+from tests.factories import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/", "/points/", "/points/rule_catalog/", "/accounts/password_change/"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_users_are_redirected_to_login(client: Client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_anonymous_admin_goes_to_login(client: Client) -> None:
+    response = client.get("/admin/points/member/")
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next=/admin/points/member/"
+
+
+def test_login_page_has_our_name_in_chinese(client: Client) -> None:
+    html = client.get(reverse("login")).content.decode()
+    assert "Viewflow Demo" not in html
+    assert "积分制管理平台" in html
+    assert 'name="viewport"' in html
+
+
+def test_login_then_home_shows_the_roles(org: Org, client: Client) -> None:
+    response = client.post(
+        reverse("login"), {"username": org.hr.user.username, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 302
+    html = client.get(response["Location"]).content.decode()
+    assert 'id="role-hr"' in html and 'id="role-member"' in html
+    assert 'id="role-committee"' not in html and 'id="role-admin"' not in html
+    assert "人力资源" in html or "HR" in html
+
+
+def test_wrong_password_shows_a_translated_error(org: Org, client: Client) -> None:
+    response = client.post(reverse("login"), {"username": org.hr.user.username, "password": "x"})
+    assert response.status_code == 200
+    assert "请输入一个正确的" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("who", "present", "absent"),
+    [
+        ("worker_a1", ["role-member"], ["role-leader", "role-hr", "role-admin"]),
+        ("leader_a1", ["role-member", "role-leader"], ["role-hr"]),
+        ("committee", ["role-committee"], ["role-hr", "role-admin"]),
+        ("recorder", ["role-recorder"], ["role-hr"]),
+        ("admin", ["role-admin"], ["role-hr"]),
+    ],
+)
+def test_home_shows_each_role_where_to_go(
+    org: Org, login: Any, who: str, present: list[str], absent: list[str]
+) -> None:
+    html = login(getattr(org, who)).get("/").content.decode()
+    for role in present:
+        assert f'id="{role}"' in html
+    for role in absent:
+        assert f'id="{role}"' not in html
+
+
+def test_home_names_the_direct_superior(org: Org, login: Any) -> None:
+    html = login(org.worker_a1).get("/").content.decode()
+    assert org.leader_a1.name in html
+
+
+def test_language_switch_to_english_and_back(org: Org, login: Any) -> None:
+    client = login(org.worker_a1)
+    assert "规则目录" in client.get("/").content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = client.get("/").content.decode()
+    assert "Rule catalog" in html and "规则目录" not in html
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert "规则目录" in client.get("/").content.decode()
+
+
+def test_a_login_without_member_sees_a_clear_message(
+    client: Client, django_user_model: Any
+) -> None:
+    django_user_model.objects.create_user("lonely", password=TEST_PASSWORD)
+    client.login(username="lonely", password=TEST_PASSWORD)
+    html = client.get("/").content.decode()
+    assert "尚未关联" in html
+
+
+def test_logout_ends_the_session(org: Org, login: Any) -> None:
+    client = login(org.worker_a1)
+    client.post(reverse("logout"))
+    assert client.get("/").status_code == 302
