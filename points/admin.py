@@ -12,7 +12,20 @@ from import_export.admin import ImportExportModelAdmin as _ImportExportModelAdmi
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
-from points.models import AuthorityTier, Member, Organisation, OrgUnit, Policy, RuleItem
+from points.models import (
+    Account,
+    Attendance,
+    AuditEvent,
+    AuthorityTier,
+    FixedPointRule,
+    LedgerEntry,
+    Member,
+    Organisation,
+    OrgUnit,
+    Period,
+    Policy,
+    RuleItem,
+)
 from points.resources import MemberResource, OrgUnitResource, RuleItemResource
 from points.selectors.org import organisation_for_user
 
@@ -161,3 +174,66 @@ class RuleItemAdmin(OrganisationScopedAdmin, ImportExportModelAdmin, SimpleHisto
     search_fields = ("code", "name")
     filter_horizontal = ("units",)
     history_list_display = ("points_min", "points_max", "active")
+
+
+class ReadOnlyAdmin(OrganisationScopedAdmin):
+    """Records that only services write: visible, never edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "booked_on",
+        "member",
+        "kind",
+        "amount",
+        "rule_item",
+        "approved_by",
+        "idempotency_key",
+    )
+    list_filter = ("kind", "organisation")
+    search_fields = ("member__name", "member__employee_no", "idempotency_key")
+    list_select_related = ("member", "rule_item", "approved_by")
+    date_hierarchy = "booked_on"
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("member", "lifetime_total", "redeemable", "frozen", "flagged_for_review")
+    list_filter = ("frozen", "flagged_for_review", "organisation")
+    search_fields = ("member__name", "member__employee_no")
+    list_select_related = ("member",)
+
+
+@admin.register(Period)
+class PeriodAdmin(ReadOnlyAdmin):
+    list_display = ("month", "organisation", "closed_at", "closed_by")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "actor", "member", "object_repr")
+    list_filter = ("action",)
+    search_fields = ("action", "object_repr", "member__name", "actor__username")
+
+
+@admin.register(FixedPointRule)
+class FixedPointRuleAdmin(OrganisationScopedAdmin):
+    list_display = ("factor", "value", "points", "organisation")
+    list_filter = ("organisation", "factor")
+
+
+@admin.register(Attendance)
+class AttendanceAdmin(OrganisationScopedAdmin):
+    organisation_lookup = "member__organisation"
+    list_display = ("member", "month", "days_present", "days_required")
+    raw_id_fields = ("member",)

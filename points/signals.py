@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
-from points.models import Member, Organisation, OrgUnit, Policy
+from points.models import Member, MemberStatus, Organisation, OrgUnit, Policy
+from points.services.accounts import base_points_grant
 from points.services.org import roles_sync_groups, roles_sync_user
 
 
@@ -25,9 +26,13 @@ def _ensure_policy(sender: Any, instance: Organisation, created: bool, **kwargs:
 
 
 @receiver(post_save, sender=Member)
-def _member_saved(sender: Any, instance: Member, **kwargs: Any) -> None:
-    if instance.user_id and not kwargs.get("raw"):
+def _member_saved(sender: Any, instance: Member, created: bool, **kwargs: Any) -> None:
+    if kwargs.get("raw"):
+        return
+    if instance.user_id:
         roles_sync_user(user=instance.user)
+    if created and instance.status == MemberStatus.ACTIVE:
+        base_points_grant(member=instance)
 
 
 @receiver(pre_save, sender=OrgUnit)

@@ -85,3 +85,22 @@ def login(client: Client):  # type: ignore[no-untyped-def]
         return client
 
     return _login
+
+
+@pytest.fixture
+def post(org: Org):  # type: ignore[no-untyped-def]
+    """``post(member, amount, key=..., **fields)`` posts one item to the org's ledger."""
+    from datetime import date
+
+    from points.services.ledger import PostingItem, ledger_post
+
+    counter = iter(range(1, 10**6))
+
+    def _post(member: Member, amount: int | None, **fields: Any):  # type: ignore[no-untyped-def]
+        fields.setdefault("idempotency_key", f"test:{next(counter)}")
+        fields.setdefault("effective_date", date(2026, 11, 10))
+        today = fields.pop("today", date(2026, 11, 20))
+        item = PostingItem(member_id=member.pk, amount=amount, **fields)
+        return ledger_post(organisation=member.organisation, item=item, today=today)
+
+    return _post

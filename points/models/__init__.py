@@ -1,4 +1,16 @@
+from .audit import AuditEvent
 from .catalog import RuleCategory, RuleItem, RuleKind
+from .fixed import Attendance, FixedPointFactor, FixedPointRule
+from .ledger import (
+    Account,
+    AppendOnlyError,
+    EntryKind,
+    LedgerEntry,
+    Period,
+    PeriodKind,
+    PeriodTotal,
+    Veto,
+)
 from .org import (
     AuthorityTier,
     CommitteeQuorum,
@@ -13,17 +25,29 @@ from .org import (
 )
 
 __all__ = [
+    "Account",
+    "AppendOnlyError",
+    "Attendance",
+    "AuditEvent",
     "AuthorityTier",
     "CommitteeQuorum",
     "Education",
+    "EntryKind",
+    "FixedPointFactor",
+    "FixedPointRule",
+    "LedgerEntry",
     "Member",
     "MemberKind",
     "MemberStatus",
     "OrgUnit",
     "Organisation",
+    "Period",
+    "PeriodKind",
+    "PeriodTotal",
     "Policy",
     "RuleCategory",
     "RuleItem",
     "RuleKind",
     "SummaryPeriod",
+    "Veto",
 ]

@@ -41,6 +41,18 @@ class CommitteeQuorum(models.TextChoices):
     ANY = "any", _("any one member")
 
 
+def default_grade_distribution() -> dict[str, list[int]]:
+    """Forced distribution, per cent (min, max), per the machine factory document; C is the
+    rest."""
+    return {"A": [5, 10], "B": [15, 20], "D": [15, 20], "E": [5, 10]}
+
+
+def default_grade_bands() -> list[list[object]]:
+    """Grades by total for groups too small to distribute: [minimum total, grade], highest
+    first; a minimum of null catches the rest."""
+    return [[200, "A"], [100, "B"], [0, "C"], [-50, "D"], [None, "E"]]
+
+
 class Policy(models.Model):
     """An organisation's policy settings. Every field has a safe default."""
 
@@ -101,6 +113,19 @@ class Policy(models.Model):
     keep_photo_location = models.BooleanField(_("keep location data in photos"), default=False)
     max_upload_mb = models.PositiveSmallIntegerField(
         _("largest evidence file (MB)"), default=10, validators=[MinValueValidator(1)]
+    )
+    grade_distribution = models.JSONField(
+        _("forced distribution (per cent, minimum and maximum)"),
+        default=default_grade_distribution,
+        help_text=_("Grades A, B, D and E as [minimum, maximum] per cent; C takes the rest."),
+    )
+    forced_distribution_min_group = models.PositiveSmallIntegerField(
+        _("smallest group for forced distribution"), default=5, validators=[MinValueValidator(2)]
+    )
+    grade_bands = models.JSONField(
+        _("grade bands for small groups"),
+        default=default_grade_bands,
+        help_text=_("[minimum total, grade] pairs, highest first; null catches the rest."),
     )
 
     class Meta:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.conftest import Org
+
+
+def _policy_form(policy: Any, **changes: Any) -> dict[str, Any]:
+    data = {
+        field.name: getattr(policy, field.attname)
+        for field in policy._meta.concrete_fields
+        if field.name != "id"
+    }
+    data["grade_distribution"] = json.dumps(data["grade_distribution"])
+    data["grade_bands"] = json.dumps(data["grade_bands"])
+    data.update(changes)
+    return {k: ("on" if v is True else v) for k, v in data.items() if v is not False}
+
 
 pytestmark = pytest.mark.django_db
 
@@ -54,20 +68,13 @@ def test_org_admin_edits_own_policy(org: Org, login: Any) -> None:
     client = login(org.admin)
     response = client.post(
         f"/admin/points/policy/{policy.pk}/change/",
-        {
-            "organisation": org.organisation.pk,
-            "base_points": 600,
-            "publicity_window_days": 5,
-            "summary_period": "week",
-            "expiry_reminder_days": 15,
-            "committee_quorum": "all",
-            "review_reminder_days": 2,
-            "review_escalation_days": 5,
-            "appeal_hr_days": 3,
-            "appeal_committee_days": 5,
-            "max_upload_mb": 10,
-            "clear_on_leave": "on",
-        },
+        _policy_form(
+            policy,
+            base_points=600,
+            publicity_window_days=5,
+            committee_quorum="all",
+            summary_period="week",
+        ),
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     policy.refresh_from_db()
@@ -82,19 +89,7 @@ def test_policy_rejects_escalation_before_reminder(org: Org, login: Any) -> None
     policy = org.organisation.policy
     response = login(org.admin).post(
         f"/admin/points/policy/{policy.pk}/change/",
-        {
-            "organisation": org.organisation.pk,
-            "base_points": 500,
-            "publicity_window_days": 7,
-            "summary_period": "month",
-            "expiry_reminder_days": 15,
-            "committee_quorum": "majority",
-            "review_reminder_days": 6,
-            "review_escalation_days": 2,
-            "appeal_hr_days": 3,
-            "appeal_committee_days": 5,
-            "max_upload_mb": 10,
-        },
+        _policy_form(policy, review_reminder_days=6, review_escalation_days=2),
     )
     assert response.status_code == 200
     assert "升级不能早于提醒" in response.content.decode()

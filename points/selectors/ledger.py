@@ -1,0 +1,343 @@
+"""Reads of the ledger: rankings, grades, statements, vetoes and the totals check."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models.functions import TruncMonth, TruncQuarter, TruncWeek, TruncYear
+
+from points.models import (
+    Account,
+    LedgerEntry,
+    Member,
+    Organisation,
+    OrgUnit,
+    PeriodKind,
+    PeriodTotal,
+    Policy,
+    Veto,
+)
+from points.periods import TOTAL_KINDS, organisation_today, period_end, period_start
+
+ALL_TIME = "all"
+
+
+class RankGroup:
+    LEADERS = "leaders"
+    MEMBERS = "members"
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int
+    member_id: int
+    name: str
+    employee_no: str
+    unit_name: str
+    total: int
+
+
+def _ranked_queryset(
+    *,
+    organisation: Organisation,
+    kind: str,
+    start: date | None,
+    unit: OrgUnit | None,
+    group: str | None,
+) -> QuerySet[Any]:
+    if kind == ALL_TIME:
+        rows: QuerySet[Any] = Account.objects.filter(organisation=organisation)
+        total_field = "lifetime_total"
+    else:
+        if start is None:
+            raise ValueError("a period needs its start date")
+        rows = PeriodTotal.objects.filter(
+            organisation=organisation, period_kind=kind, period_start=period_start(kind, start)
+        )
+        total_field = "total"
+    if unit is not None:
+        rows = rows.filter(member__unit__path__startswith=unit.path)
+    if group is not None:
+        leads = Exists(OrgUnit.objects.filter(leader_id=OuterRef("member_id")))
+        rows = rows.filter(leads) if group == RankGroup.LEADERS else rows.exclude(leads)
+    return rows.order_by(f"-{total_field}", "member_id").values_list(
+        "member_id", "member__name", "member__employee_no", "member__unit__name", total_field
+    )
+
+
+def ranking_for_period(
+    *,
+    organisation: Organisation,
+    kind: str,
+    start: date | None = None,
+    unit: OrgUnit | None = None,
+    group: str | None = None,
+    top: int | None = None,
+) -> list[RankRow]:
+    """Members by total for a week, month, quarter, year (``start`` is any day in it) or all
+    time, in an org subtree or the whole organisation, optionally only leaders or only
+    members. Ties share a rank (1, 1, 3); with ``top``, everyone tied with the last place
+    is included. Reads the maintained totals, never the ledger."""
+    rows = _ranked_queryset(
+        organisation=organisation, kind=kind, start=start, unit=unit, group=group
+    )
+    if top is not None:
+        cutoff = list(rows[top - 1 : top])
+        if cutoff:
+            total_field = "lifetime_total" if kind == ALL_TIME else "total"
+            rows = rows.filter(**{f"{total_field}__gte": cutoff[0][4]})
+    ranked: list[RankRow] = []
+    previous_total = None
+    for position, (member_id, name, employee_no, unit_name, total) in enumerate(rows, 1):
+        rank = ranked[-1].rank if total == previous_total else position
+        ranked.append(RankRow(rank, member_id, name, employee_no, unit_name, total))
+        previous_total = total
+    return ranked
+
+
+def member_rank(
+    *, member: Member, kind: str, start: date | None = None, unit: OrgUnit | None = None
+) -> tuple[int, int]:
+    """(rank, total) of the member: 1 + the number of strictly higher totals."""
+    if kind == ALL_TIME:
+        mine = Account.objects.filter(member=member).values_list("lifetime_total", flat=True)
+        total = mine.first() or 0
+        higher = Account.objects.filter(
+            organisation_id=member.organisation_id, lifetime_total__gt=total
+        )
+    else:
+        assert start is not None
+        begin = period_start(kind, start)
+        mine = PeriodTotal.objects.filter(
+            member=member, period_kind=kind, period_start=begin
+        ).values_list("total", flat=True)
+        total = mine.first() or 0
+        higher = PeriodTotal.objects.filter(
+            organisation_id=member.organisation_id,
+            period_kind=kind,
+            period_start=begin,
+            total__gt=total,
+        )
+    if unit is not None:
+        higher = higher.filter(member__unit__path__startswith=unit.path)
+    return higher.count() + 1, total
+
+
+# --- grades -----------------------------------------------------------------------------
+
+
+def grades_by_bands(rows: list[RankRow], bands: list[list[Any]]) -> dict[int, str]:
+    """Grade by total: the first band whose minimum the total reaches (None catches all),
+    e.g. the party-member scheme [[80, "优秀"], [60, "合格"], [None, "警示"]]."""
+    grades: dict[int, str] = {}
+    for row in rows:
+        for minimum, grade in bands:
+            if minimum is None or row.total >= minimum:
+                grades[row.member_id] = grade
+                break
+    return grades
+
+
+def _take(rows: list[RankRow], low: int, high: int) -> int:
+    """How many of ``rows`` (best first) to give a grade: at least ``low`` and at most
+    ``high``, never splitting a tie unless ``low`` forces it."""
+    count = min(high, len(rows))
+    while count > low and count < len(rows) and rows[count - 1].total == rows[count].total:
+        count -= 1
+    return max(count, min(low, len(rows)))
+
+
+def grades_forced_distribution(rows: list[RankRow], policy: Policy) -> dict[int, str]:
+    """Grades A–E by the policy's proportions inside a group of at least
+    ``forced_distribution_min_group`` members (best first, ties kept together where the
+    bounds allow); smaller groups are graded by the policy's bands."""
+    ordered = sorted(rows, key=lambda r: (-r.total, r.member_id))
+    size = len(ordered)
+    if size < policy.forced_distribution_min_group:
+        return grades_by_bands(ordered, policy.grade_bands)
+    shares = policy.grade_distribution
+
+    def bounds(grade: str) -> tuple[int, int]:
+        low, high = shares[grade]
+        return math.ceil(size * low / 100), max(math.floor(size * high / 100), 1)
+
+    grades: dict[int, str] = {}
+    remaining = ordered
+    for grade in ("A", "B"):
+        low, high = bounds(grade)
+        count = _take(remaining, low, high)
+        for row in remaining[:count]:
+            grades[row.member_id] = grade
+        remaining = remaining[count:]
+    bottom = list(reversed(remaining))
+    for grade in ("E", "D"):
+        low, high = bounds(grade)
+        count = _take(bottom, low, high)
+        for row in bottom[:count]:
+            grades[row.member_id] = grade
+        bottom = bottom[count:]
+    for row in bottom:
+        grades[row.member_id] = "C"
+    return grades
+
+
+# --- vetoes -----------------------------------------------------------------------------
+
+
+def member_vetoed(*, member: Member, kind: str, start: date) -> bool:
+    """Whether a standing (not reversed) veto falls inside the period."""
+    begin = period_start(kind, start)
+    return Veto.objects.filter(
+        member=member,
+        month__gte=begin,
+        month__lte=period_end(kind, begin),
+        entry__reversed_by__isnull=True,
+    ).exists()
+
+
+def vetoed_member_ids(*, organisation: Organisation, kind: str, start: date) -> set[int]:
+    begin = period_start(kind, start)
+    return set(
+        Veto.objects.filter(
+            member__organisation=organisation,
+            month__gte=begin,
+            month__lte=period_end(kind, begin),
+            entry__reversed_by__isnull=True,
+        ).values_list("member_id", flat=True)
+    )
+
+
+# --- statement --------------------------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    member: Member
+    account: Account | None
+    period_kind: str
+    period_start: date
+    totals: dict[str, int]
+    entries: list[LedgerEntry]
+    rank_in_unit: int
+    rank_in_organisation: int
+    vetoed: bool
+    period_entries: list[LedgerEntry] = field(default_factory=list)
+
+
+def member_statement(
+    *, member: Member, kind: str = PeriodKind.MONTH, on: date | None = None, limit: int = 50
+) -> Statement:
+    """Balance, this period's totals (week, month, quarter, year), the latest entries with
+    source, rule and approver, and the member's rank in their unit and organisation."""
+    day = on or organisation_today(member.organisation)
+    begin = period_start(kind, day)
+    starts = {k: period_start(k, day) for k in TOTAL_KINDS}
+    totals = {k: 0 for k in TOTAL_KINDS}
+    for period_kind, start, total in PeriodTotal.objects.filter(
+        member=member, period_kind__in=list(TOTAL_KINDS), period_start__in=set(starts.values())
+    ).values_list("period_kind", "period_start", "total"):
+        if starts[period_kind] == start:
+            totals[period_kind] = total
+    entries = list(
+        LedgerEntry.objects.filter(member=member)
+        .select_related("rule_item", "approved_by", "source_type", "reverses")
+        .order_by("-booked_on", "-id")[:limit]
+    )
+    rank_org, _total = member_rank(member=member, kind=kind, start=day)
+    rank_unit, _total = member_rank(member=member, kind=kind, start=day, unit=member.unit)
+    return Statement(
+        member=member,
+        account=Account.objects.filter(member=member).first(),
+        period_kind=kind,
+        period_start=begin,
+        totals=totals,
+        entries=entries,
+        rank_in_unit=rank_unit,
+        rank_in_organisation=rank_org,
+        vetoed=member_vetoed(member=member, kind=kind, start=day),
+    )
+
+
+# --- the totals check -------------------------------------------------------------------
+
+_TRUNC = {
+    PeriodKind.WEEK: TruncWeek,
+    PeriodKind.MONTH: TruncMonth,
+    PeriodKind.QUARTER: TruncQuarter,
+    PeriodKind.YEAR: TruncYear,
+}
+
+
+def ledger_verify(*, chunk: int = 2000) -> list[str]:
+    """Recompute every account and period total from the entries, a chunk of members at a
+    time (bounded memory); one line per difference."""
+    problems: list[str] = []
+    member_ids = sorted(
+        {
+            *Account.objects.values_list("member_id", flat=True),
+            *LedgerEntry.objects.values_list("member_id", flat=True).distinct(),
+        }
+    )
+    for start in range(0, len(member_ids), chunk):
+        problems += _verify_members(member_ids[start : start + chunk])
+    return problems
+
+
+def _verify_members(member_ids: list[int]) -> list[str]:
+    problems: list[str] = []
+    entries = LedgerEntry.objects.filter(member_id__in=member_ids)
+    sums = {
+        member_id: (amount or 0, redeemable or 0)
+        for member_id, amount, redeemable in entries.values("member_id")
+        .annotate(a=Sum("amount"), r=Sum("redeemable_delta"))
+        .values_list("member_id", "a", "r")
+        .order_by()
+    }
+    accounts = {
+        member_id: (lifetime, redeemable)
+        for member_id, lifetime, redeemable in Account.objects.filter(
+            member_id__in=member_ids
+        ).values_list("member_id", "lifetime_total", "redeemable")
+    }
+    for member_id in member_ids:
+        expected = sums.get(member_id, (0, 0))
+        if member_id not in accounts:
+            problems.append(f"member {member_id} has entries but no account")
+        elif accounts[member_id] != expected:
+            lifetime, redeemable = accounts[member_id]
+            problems.append(
+                f"account of member {member_id}: lifetime {lifetime} / redeemable {redeemable}"
+                f", entries say {expected[0]} / {expected[1]}"
+            )
+    for kind, trunc in _TRUNC.items():
+        expected_totals: dict[tuple[int, date], int] = defaultdict(int)
+        for member_id, start, total in (
+            entries.annotate(start=trunc("booked_on"))
+            .values("member_id", "start")
+            .annotate(t=Sum("amount"))
+            .values_list("member_id", "start", "t")
+            .order_by()
+        ):
+            expected_totals[(member_id, _as_date(start))] += total or 0
+        stored = {
+            (member_id, start): total
+            for member_id, start, total in PeriodTotal.objects.filter(
+                member_id__in=member_ids, period_kind=kind
+            ).values_list("member_id", "period_start", "total")
+        }
+        for key in sorted(set(stored) | set(expected_totals)):
+            if stored.get(key, 0) != expected_totals.get(key, 0):
+                problems.append(
+                    f"{kind} total of member {key[0]} from {key[1]}: stored "
+                    f"{stored.get(key, 0)}, entries say {expected_totals.get(key, 0)}"
+                )
+    return problems
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
