@@ -79,6 +79,7 @@ start_services() {
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
+  "$pgbin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres points
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/points"
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 }

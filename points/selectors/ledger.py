@@ -104,19 +104,24 @@ def member_rank(
     *, member: Member, kind: str, start: date | None = None, unit: OrgUnit | None = None
 ) -> tuple[int, int]:
     """(rank, total) of the member: 1 + the number of strictly higher totals."""
+    higher: QuerySet[Any]
     if kind == ALL_TIME:
-        mine = Account.objects.filter(member=member).values_list("lifetime_total", flat=True)
-        total = mine.first() or 0
+        total = (
+            Account.objects.filter(member=member).values_list("lifetime_total", flat=True).first()
+            or 0
+        )
         higher = Account.objects.filter(
             organisation_id=member.organisation_id, lifetime_total__gt=total
         )
     else:
         assert start is not None
         begin = period_start(kind, start)
-        mine = PeriodTotal.objects.filter(
-            member=member, period_kind=kind, period_start=begin
-        ).values_list("total", flat=True)
-        total = mine.first() or 0
+        total = (
+            PeriodTotal.objects.filter(member=member, period_kind=kind, period_start=begin)
+            .values_list("total", flat=True)
+            .first()
+            or 0
+        )
         higher = PeriodTotal.objects.filter(
             organisation_id=member.organisation_id,
             period_kind=kind,
@@ -236,8 +241,8 @@ def member_statement(
     source, rule and approver, and the member's rank in their unit and organisation."""
     day = on or organisation_today(member.organisation)
     begin = period_start(kind, day)
-    starts = {k: period_start(k, day) for k in TOTAL_KINDS}
-    totals = {k: 0 for k in TOTAL_KINDS}
+    starts: dict[str, date] = {str(k): period_start(k, day) for k in TOTAL_KINDS}
+    totals: dict[str, int] = {str(k): 0 for k in TOTAL_KINDS}
     for period_kind, start, total in PeriodTotal.objects.filter(
         member=member, period_kind__in=list(TOTAL_KINDS), period_start__in=set(starts.values())
     ).values_list("period_kind", "period_start", "total"):

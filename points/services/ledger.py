@@ -214,13 +214,13 @@ def _write_totals(
         changed = [a for a in accounts.values() if getattr(a, "_changed", False)]
         account_table = Account._meta.db_table
         for start in range(0, len(changed), 500):
-            chunk = changed[start : start + 500]
+            accounts_chunk = changed[start : start + 500]
             values = ", ".join(
                 [
                     "(CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER), "
                     "CAST(%s AS BOOLEAN))"
                 ]
-                * len(chunk)
+                * len(accounts_chunk)
             )
             cursor.execute(
                 f"WITH v(id, lifetime_total, redeemable, flagged) AS (VALUES {values}) "  # noqa: S608
@@ -229,7 +229,7 @@ def _write_totals(
                 f"FROM v WHERE {account_table}.id = v.id",
                 [
                     value
-                    for a in chunk
+                    for a in accounts_chunk
                     for value in (a.pk, a.lifetime_total, a.redeemable, a.flagged_for_review)
                 ],
             )

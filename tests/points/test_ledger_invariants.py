@@ -235,7 +235,7 @@ def test_only_an_ended_month_can_be_closed_and_only_once(org: Org) -> None:
     with pytest.raises(LedgerError):
         period_close(organisation=org.organisation, month=date(2999, 1, 1))
     period_close(organisation=org.organisation, month=date(2026, 10, 1))
-    with pytest.raises(LedgerError, match="already closed"):
+    with pytest.raises(LedgerError, match="已经关闭"):
         period_close(organisation=org.organisation, month=date(2026, 10, 1))
 
 
