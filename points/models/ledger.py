@@ -59,7 +59,7 @@ class Account(models.Model):
         Member, on_delete=models.PROTECT, related_name="account", verbose_name=_("member")
     )
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="accounts"
+        Organisation, on_delete=models.PROTECT, related_name="accounts", db_index=False
     )
     lifetime_total = models.IntegerField(_("lifetime total"), default=0)
     redeemable = models.IntegerField(_("redeemable balance"), default=0)
@@ -101,9 +101,17 @@ class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
 class LedgerEntry(models.Model):
     """One point change. Never updated, never deleted."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    # Indexes are few on purpose: every one costs each posting. Foreign keys covered by a
+    # composite or partial index below, or only checked on rare deletions, have none.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="ledger_entries", verbose_name=_("member")
+        Member,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("member"),
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
     amount = models.IntegerField(_("points"))
@@ -115,6 +123,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("rule item"),
+        db_index=False,
     )
     rule_points_min = models.IntegerField(_("rule's points then (minimum)"), null=True, blank=True)
     rule_points_max = models.IntegerField(_("rule's points then (maximum)"), null=True, blank=True)
@@ -127,19 +136,25 @@ class LedgerEntry(models.Model):
         _("corrects month"), null=True, blank=True, help_text=_("First day of the month.")
     )
     source_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     source_id = models.BigIntegerField(null=True, blank=True)
     source = GenericForeignKey("source_type", "source_id")
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     fingerprint = models.CharField(max_length=64)
-    reverses = models.OneToOneField(
+    reverses = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
-        related_name="reversed_by",
+        related_name="reversals",
         verbose_name=_("reverses"),
+        db_index=False,
     )
     linked_to = models.ForeignKey(
         "self",
@@ -148,6 +163,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="linked_entries",
         verbose_name=_("linked to"),
+        db_index=False,
     )
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -156,6 +172,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("approved by"),
+        db_index=False,
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
@@ -170,11 +187,26 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["member", "-booked_on", "-id"], name="entry_member_booked"),
             models.Index(
-                fields=["member", "rule_item", "effective_date"], name="entry_member_rule_day"
+                fields=["member", "rule_item", "effective_date"],
+                name="entry_member_rule_day",
+                condition=Q(rule_item__isnull=False),
             ),
-            models.Index(fields=["source_type", "source_id"], name="entry_source"),
+            models.Index(
+                fields=["source_type", "source_id"],
+                name="entry_source",
+                condition=Q(source_id__isnull=False),
+            ),
+            models.Index(
+                fields=["linked_to"], name="entry_linked_to", condition=Q(linked_to__isnull=False)
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="entry_reversed_once",
+                violation_error_message=_("This entry has already been reversed."),
+            ),
             models.CheckConstraint(
                 condition=~Q(kind="reversal") | Q(reverses__isnull=False),
                 name="entry_reversal_names_its_entry",
@@ -227,8 +259,14 @@ class Period(models.Model):
 class PeriodTotal(models.Model):
     """A member's total for one week, month, quarter or year: what rankings read."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="period_totals")
+    # Two indexes only (the key and the ranking): each posting updates these rows.
+    pk = models.CompositePrimaryKey("member", "period_kind", "period_start")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="period_totals", db_index=False
+    )
     period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
     period_start = models.DateField()
     total = models.IntegerField(default=0)
@@ -236,11 +274,6 @@ class PeriodTotal(models.Model):
     class Meta:
         verbose_name = _("period total")
         verbose_name_plural = _("period totals")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["member", "period_kind", "period_start"], name="period_total_unique"
-            ),
-        ]
         indexes = [
             models.Index(
                 fields=["organisation", "period_kind", "period_start", "-total", "member"],

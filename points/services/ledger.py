@@ -10,36 +10,31 @@ in the same transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Model, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from points.models import (
-    Account,
     AuditEvent,
     EntryKind,
     LedgerEntry,
-    Member,
-    MemberStatus,
     Organisation,
-    PeriodTotal,
+    Period,
     RuleItem,
     Veto,
 )
-from points.periods import TOTAL_KINDS, month_start, organisation_today, period_start
-from points.services.locks import accounts_lock, periods_lock
-
-BATCH = 2000
+from points.periods import month_start, organisation_today
+from points.services import ledger_io
+from points.services.locks import periods_lock
 
 
 class LedgerError(Exception):
@@ -78,31 +73,41 @@ class PostingItem:
     #: Only for reversals: the redeemable change to undo (clamped at zero when negative).
     redeemable_delta: int | None = None
 
+    def source_ref(self) -> tuple[int, Any] | None:
+        if self.source is None:
+            return None
+        return ContentType.objects.get_for_model(type(self.source)).pk, self.source.pk
+
     def fingerprint(self) -> str:
-        source = (
-            (ContentType.objects.get_for_model(self.source).pk, self.source.pk)
-            if self.source is not None
-            else None
+        """A digest of what the entry says (not who approved it, nor when)."""
+        content = (
+            f"{self.member_id}|{self.amount}|{self.kind}|{self.effective_date.isoformat()}|"
+            f"{self.rule_item_id}|{self.quantity}|{self.source_ref()}|{self.correction}|"
+            f"{self.reverses_id}"
         )
-        content = [
-            self.member_id,
-            self.amount,
-            self.kind,
-            self.effective_date.isoformat(),
-            self.rule_item_id,
-            self.quantity,
-            source,
-            self.correction,
-            self.reverses_id,
-        ]
-        return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+        return hashlib.blake2b(content.encode(), digest_size=32).hexdigest()
 
 
-@dataclass
 class PostingResult:
-    posted: list[LedgerEntry] = field(default_factory=list)
-    existing: list[LedgerEntry] = field(default_factory=list)
-    refused: list[tuple[PostingItem, str]] = field(default_factory=list)
+    """What a batch did: new entries, idempotent replays and refusals with reasons."""
+
+    def __init__(self) -> None:
+        self.existing: list[LedgerEntry] = []
+        self.refused: list[tuple[PostingItem, str]] = []
+        self._rows: list[ledger_io.EntryRow] = []
+        self._posted: list[LedgerEntry] | None = None
+
+    @property
+    def posted_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def posted(self) -> list[LedgerEntry]:
+        """The new entries, co-awards included (built on first use: the hot path of a large
+        batch never needs model instances)."""
+        if self._posted is None:
+            self._posted = [row.as_entry() for row in self._rows]
+        return self._posted
 
     @property
     def entries(self) -> list[LedgerEntry]:
@@ -180,74 +185,43 @@ def _cap_refusal(item: PostingItem, rule: RuleItem, usage: _Cap, amount: int) ->
     return None
 
 
-def _existing_entries(keys: list[str]) -> dict[str, LedgerEntry]:
-    found: dict[str, LedgerEntry] = {}
-    for start in range(0, len(keys), BATCH):
-        chunk = keys[start : start + BATCH]
-        for entry in LedgerEntry.objects.filter(idempotency_key__in=chunk):
-            found[entry.idempotency_key] = entry
-    return found
-
-
 def _write_totals(
-    organisation: Organisation, entries: list[LedgerEntry], accounts: dict[int, Account]
+    organisation: Organisation,
+    rows: list[ledger_io.EntryRow],
+    balances: dict[int, ledger_io.Balance],
 ) -> None:
     """Account totals (absolute values: the rows are locked) and period totals (upserts)."""
-    deltas: dict[tuple[int, str, date], int] = defaultdict(int)
-    for entry in entries:
-        if entry.amount == 0:
-            continue
-        for kind in TOTAL_KINDS:
-            deltas[(entry.member_id, kind, period_start(kind, entry.booked_on))] += entry.amount
-    table = PeriodTotal._meta.db_table
-    rows = [(organisation.pk, m, k, s.isoformat(), d) for (m, k, s), d in deltas.items() if d]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (organisation_id, member_id, period_kind, period_start, "  # noqa: S608
-                f"total) VALUES {values} ON CONFLICT (member_id, period_kind, period_start) "
-                f"DO UPDATE SET total = {table}.total + excluded.total",
-                [value for row in chunk for value in row],
-            )
-        changed = [a for a in accounts.values() if getattr(a, "_changed", False)]
-        account_table = Account._meta.db_table
-        for start in range(0, len(changed), 500):
-            accounts_chunk = changed[start : start + 500]
-            values = ", ".join(
-                [
-                    "(CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER), "
-                    "CAST(%s AS BOOLEAN))"
-                ]
-                * len(accounts_chunk)
-            )
-            cursor.execute(
-                f"WITH v(id, lifetime_total, redeemable, flagged) AS (VALUES {values}) "  # noqa: S608
-                f"UPDATE {account_table} SET lifetime_total = v.lifetime_total, "
-                f"redeemable = v.redeemable, flagged_for_review = v.flagged "
-                f"FROM v WHERE {account_table}.id = v.id",
-                [
-                    value
-                    for a in accounts_chunk
-                    for value in (a.pk, a.lifetime_total, a.redeemable, a.flagged_for_review)
-                ],
-            )
+    ledger_io.upsert_period_totals(organisation.pk, rows)
+    ledger_io.update_balances([b for b in balances.values() if b.changed])
 
 
-def _apply(account: Account, amount: int, redeemable_delta: int) -> None:
-    account.lifetime_total += amount
-    account.redeemable += redeemable_delta
-    if account.lifetime_total <= 0:
-        account.flagged_for_review = True
-    account._changed = True  # type: ignore[attr-defined]
+def _apply(balance: ledger_io.Balance, amount: int, redeemable_delta: int) -> None:
+    balance.lifetime_total += amount
+    balance.redeemable += redeemable_delta
+    if balance.lifetime_total <= 0:
+        balance.flagged_for_review = True
+    balance.changed = True
 
 
-def _deduct_redeemable(account: Account, amount: int) -> int:
+def _deduct_redeemable(balance: ledger_io.Balance, amount: int) -> int:
     """A negative amount takes from the redeemable balance, never below zero."""
     if amount >= 0:
         return amount
-    return -min(-amount, account.redeemable)
+    return -min(-amount, balance.redeemable)
+
+
+def _refusal(
+    item: PostingItem, balance: ledger_io.Balance, period: Period, today: date, name: str
+) -> str | None:
+    if balance.frozen:
+        return _("The account of %(member)s is frozen.") % {"member": name}
+    if period.is_closed:
+        return _("%(month)s is closed; post a correction in the open month.") % {
+            "month": period.month.strftime("%Y-%m")
+        }
+    if item.correction and month_start(item.effective_date) == month_start(today):
+        return _("A correction must name an earlier month than the open one.")
+    return None
 
 
 @transaction.atomic
@@ -268,120 +242,93 @@ def ledger_post_batch(
     today = today or organisation_today(organisation)
     policy = organisation.policy
 
-    members = Member.objects.select_related("unit__leader").in_bulk(
-        {item.member_id for item in items}
-    )
+    members = ledger_io.member_facts(item.member_id for item in items)
     if len(members) != len({i.member_id for i in items}) or any(
         m.organisation_id != organisation.pk for m in members.values()
     ):
         raise ValueError("every member must exist and belong to the organisation")
-    leaders = {
-        m.pk: m.unit.leader
-        for m in members.values()
-        if m.unit.leader_id
-        and m.unit.leader_id != m.pk
-        and m.unit.leader.status == MemberStatus.ACTIVE  # type: ignore[union-attr]
-    }
-    accounts = accounts_lock(
-        organisation=organisation,
-        member_ids={*members, *(leader.pk for leader in leaders.values() if leader)},
+    balances = ledger_io.lock_balances(
+        organisation.pk, {*members, *(m.leader_id for m in members.values() if m.leader_id)}
     )
 
     # Idempotent replay: same key and content returns the entry; other content is a conflict.
-    existing = _existing_entries(keys)
-    fresh: list[PostingItem] = []
+    existing = ledger_io.existing_keys(keys)
+    fresh: list[tuple[PostingItem, str]] = []
+    replayed: list[int] = []
     for item in items:
-        entry = existing.get(item.idempotency_key)
-        if entry is None:
-            fresh.append(item)
-        elif entry.fingerprint != item.fingerprint():
+        fingerprint = item.fingerprint()
+        found = existing.get(item.idempotency_key)
+        if found is None:
+            fresh.append((item, fingerprint))
+        elif found[1] != fingerprint:
             raise LedgerConflict(
                 _("The idempotency key “%(key)s” was already used for different content.")
                 % {"key": item.idempotency_key}
             )
         else:
-            result.existing.append(entry)
+            replayed.append(found[0])
+    if replayed:
+        by_id = LedgerEntry.objects.in_bulk(replayed)
+        result.existing = [by_id[pk] for pk in replayed]
     if not fresh:
         return result
 
-    rules = RuleItem.objects.in_bulk({i.rule_item_id for i in fresh if i.rule_item_id})
-    booked = {
-        item.idempotency_key: today if item.correction else item.effective_date for item in fresh
-    }
+    rules = RuleItem.objects.in_bulk({i.rule_item_id for i, _f in fresh if i.rule_item_id})
     periods = periods_lock(
-        organisation=organisation, months={month_start(d) for d in booked.values()}
+        organisation=organisation,
+        months={month_start(today if i.correction else i.effective_date) for i, _f in fresh},
     )
-    usage = _cap_usage(fresh, rules)
-    source_types: dict[type, ContentType] = {}
+    usage = _cap_usage([i for i, _f in fresh], rules)
     now = timezone.now()
-    entries: list[LedgerEntry] = []
-    coawards: list[tuple[LedgerEntry, Member, int]] = []
-    for item in fresh:
-        account = accounts[item.member_id]
-        booked_on = booked[item.idempotency_key]
-        rule = rules.get(item.rule_item_id) if item.rule_item_id else None
-        refusal = None
-        if account.frozen:
-            refusal = _("The account of %(member)s is frozen.") % {
-                "member": members[item.member_id].name
-            }
-        elif periods[month_start(booked_on)].is_closed:
-            refusal = _("%(month)s is closed; post a correction in the open month.") % {
-                "month": month_start(booked_on).strftime("%Y-%m")
-            }
-        elif item.correction and month_start(item.effective_date) == month_start(today):
-            refusal = _("A correction must name an earlier month than the open one.")
+    rows: list[ledger_io.EntryRow] = []
+    coawards: list[tuple[ledger_io.EntryRow, int, int]] = []
+    for item, fingerprint in fresh:
+        balance = balances[item.member_id]
+        booked_on = today if item.correction else item.effective_date
+        refusal = _refusal(
+            item, balance, periods[month_start(booked_on)], today, members[item.member_id].name
+        )
         if refusal:
             result.refused.append((item, refusal))
             continue
-
-        amount, kind = item.amount, item.kind
+        rule = rules.get(item.rule_item_id) if item.rule_item_id else None
+        amount, kind = item.amount or 0, item.kind
         if kind == EntryKind.RESET:
-            amount = -account.lifetime_total
-            redeemable_delta = -account.redeemable
+            amount, redeemable_delta = -balance.lifetime_total, -balance.redeemable
         elif kind == EntryKind.FALSE_DECLARATION:
-            amount = -2 * abs(amount or 0)
-            redeemable_delta = _deduct_redeemable(account, amount)
+            amount = -2 * abs(amount)
+            redeemable_delta = _deduct_redeemable(balance, amount)
         elif kind == EntryKind.REDEMPTION:
-            cost = abs(amount or 0)
-            if cost > account.redeemable:
+            cost = abs(amount)
+            if cost > balance.redeemable:
                 result.refused.append(
                     (
                         item,
                         _("Not enough points: %(cost)s needed, %(balance)s redeemable.")
-                        % {"cost": cost, "balance": account.redeemable},
+                        % {"cost": cost, "balance": balance.redeemable},
                     )
                 )
                 continue
             redeemable_delta = -cost
             amount = -cost if policy.redemption_lowers_ranking else 0
-        elif kind == EntryKind.REVERSAL:
-            amount = amount or 0
-            undo = item.redeemable_delta if item.redeemable_delta is not None else amount
-            redeemable_delta = _deduct_redeemable(account, undo)
+        elif kind == EntryKind.REVERSAL and item.redeemable_delta is not None:
+            redeemable_delta = _deduct_redeemable(balance, item.redeemable_delta)
         else:
-            amount = amount or 0
-            redeemable_delta = _deduct_redeemable(account, amount)
-
+            redeemable_delta = _deduct_redeemable(balance, amount)
         if rule is not None and kind in (EntryKind.DAILY, EntryKind.CORRECTION):
             refusal = _cap_refusal(item, rule, usage, amount)
             if refusal:
                 result.refused.append((item, refusal))
                 continue
 
-        source_type = None
-        if item.source is not None:
-            model = type(item.source)
-            if model not in source_types:
-                source_types[model] = ContentType.objects.get_for_model(model)
-            source_type = source_types[model]
-        entry = LedgerEntry(
-            organisation=organisation,
+        source = item.source_ref()
+        row = ledger_io.EntryRow(
+            organisation_id=organisation.pk,
             member_id=item.member_id,
             kind=kind,
             amount=amount,
             redeemable_delta=redeemable_delta,
-            rule_item=rule,
+            rule_item_id=rule.pk if rule else None,
             rule_points_min=item.rule_points_min
             if item.rule_points_min is not None
             else (rule.points_min if rule else None),
@@ -392,75 +339,64 @@ def ledger_post_batch(
             effective_date=item.effective_date,
             booked_on=booked_on,
             corrects_month=month_start(item.effective_date) if item.correction else None,
-            source_type=source_type,
-            source_id=item.source.pk if item.source is not None else None,
+            source_type_id=source[0] if source else None,
+            source_id=source[1] if source else None,
             idempotency_key=item.idempotency_key,
-            fingerprint=item.fingerprint(),
+            fingerprint=fingerprint,
             reverses_id=item.reverses_id,
             approved_by_id=item.approved_by_id,
             approved_at=item.approved_at or now,
             note=item.note[:500],
+            created_at=now,
         )
-        _apply(account, amount, redeemable_delta)
-        entries.append(entry)
-        leader = leaders.get(item.member_id)
+        _apply(balance, amount, redeemable_delta)
+        rows.append(row)
+        leader_id = members[item.member_id].leader_id
         if (
             rule is not None
-            and leader is not None
+            and leader_id is not None
             and rule.leader_coaward_ratio
             and kind in (EntryKind.DAILY, EntryKind.FALSE_DECLARATION)
         ):
             share = _round(Decimal(amount) * rule.leader_coaward_ratio)
             if share:
-                coawards.append((entry, leader, share))
+                coawards.append((row, leader_id, share))
 
-    LedgerEntry.objects.bulk_create(entries, batch_size=BATCH)
-    linked: list[LedgerEntry] = []
-    for entry, leader, share in coawards:
-        account = accounts[leader.pk]
-        if account.frozen:
+    ledger_io.insert_entries(rows)
+    linked: list[ledger_io.EntryRow] = []
+    for row, leader_id, share in coawards:
+        balance = balances[leader_id]
+        if balance.frozen:
             continue
-        redeemable_delta = _deduct_redeemable(account, share)
-        _apply(account, share, redeemable_delta)
+        redeemable_delta = _deduct_redeemable(balance, share)
+        _apply(balance, share, redeemable_delta)
         linked.append(
-            LedgerEntry(
-                organisation=organisation,
-                member=leader,
+            replace(
+                row,
+                id=None,
+                member_id=leader_id,
                 kind=EntryKind.COAWARD,
                 amount=share,
                 redeemable_delta=redeemable_delta,
-                rule_item=entry.rule_item,
-                rule_points_min=entry.rule_points_min,
-                rule_points_max=entry.rule_points_max,
-                effective_date=entry.effective_date,
-                booked_on=entry.booked_on,
-                corrects_month=entry.corrects_month,
-                source_type=entry.source_type,
-                source_id=entry.source_id,
-                idempotency_key=f"{entry.idempotency_key}:coaward",
-                fingerprint=entry.fingerprint,
-                linked_to=entry,
-                approved_by_id=entry.approved_by_id,
-                approved_at=entry.approved_at,
-                note=entry.note,
+                reverses_id=None,
+                linked_to_id=row.id,
+                idempotency_key=f"{row.idempotency_key}:coaward",
             )
         )
-    LedgerEntry.objects.bulk_create(linked, batch_size=BATCH)
-    posted = entries + linked
+    ledger_io.insert_entries(linked)
+    posted = rows + linked
 
+    vetoes = [r for r in rows if r.rule_item_id and rules[r.rule_item_id].veto and r.amount < 0]
     Veto.objects.bulk_create(
-        [
-            Veto(
-                member_id=e.member_id,
-                month=month_start(e.effective_date),
-                entry=e,
-                rule_item=e.rule_item,
-            )
-            for e in entries
-            if e.rule_item is not None and e.rule_item.veto and e.amount < 0
-        ]
+        Veto(
+            member_id=r.member_id,
+            month=month_start(r.effective_date),
+            entry_id=r.id,
+            rule_item_id=r.rule_item_id,
+        )
+        for r in vetoes
     )
-    _write_totals(organisation, posted, accounts)
+    _write_totals(organisation, posted, balances)
     AuditEvent.objects.create(
         organisation=organisation,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -474,7 +410,7 @@ def ledger_post_batch(
             "last_key": posted[-1].idempotency_key if posted else None,
         },
     )
-    result.posted = posted
+    result._rows = posted
     return result
 
 

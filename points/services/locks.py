@@ -1,4 +1,4 @@
-"""The rows that decide, locked in one order (members by id, then months by date).
+"""The rows that decide, locked in one order (accounts by member id, then months by date).
 
 Every service that reads a balance, decides and writes locks through here first; never
 read-decide-write as separate steps.
@@ -9,17 +9,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from django.db import connection
+
 from points.models import Account, Organisation, Period
 
-CHUNK = 5000
+CHUNK = 2000
 
 
 def accounts_lock(*, organisation: Organisation, member_ids: Iterable[int]) -> dict[int, Account]:
     """Create missing accounts, then ``SELECT ... FOR UPDATE`` them in member order."""
-    wanted = sorted(set(member_ids))
+    ids = sorted(set(member_ids))
+    table = Account._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (member_id, organisation_id, lifetime_total, redeemable, "  # noqa: S608
+                "frozen, flagged_for_review, updated_at) SELECT m, %s, 0, 0, false, false, now() "
+                f"FROM unnest(%s::bigint[]) AS m WHERE NOT EXISTS (SELECT 1 FROM {table} a "
+                "WHERE a.member_id = m) ON CONFLICT (member_id) DO NOTHING",
+                [organisation.pk, ids],
+            )
+        locked = Account.objects.raw(
+            f"SELECT * FROM {table} WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",  # noqa: S608
+            [ids],
+        )
+        return {account.member_id: account for account in locked}
     accounts: dict[int, Account] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         have = set(Account.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
         missing = [m for m in chunk if m not in have]
         if missing:

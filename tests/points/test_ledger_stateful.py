@@ -78,7 +78,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def reverse(self, data: Any) -> None:
         candidates = list(
-            LedgerEntry.objects.filter(reversed_by__isnull=True, linked_to__isnull=True)
+            LedgerEntry.objects.filter(reversals__isnull=True, linked_to__isnull=True)
             .exclude(kind="reversal")
             .values_list("pk", flat=True)[:50]
         )

@@ -1,0 +1,382 @@
+"""The ledger's bulk reads and writes, in the fastest form each database offers.
+
+PostgreSQL: array parameters (``= ANY``, ``unnest``) so a statement's size does not grow
+with the batch, and ``COPY`` for new entries with primary keys drawn from the sequence
+first. Other databases: the ORM and multi-row ``VALUES``. Both paths write the same rows;
+the posting service decides what they are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection
+
+from points.models import Account, LedgerEntry, MemberStatus, PeriodTotal
+from points.periods import TOTAL_KINDS, period_start
+
+CHUNK = 2000
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _pg_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Execute with server-side binding and binary parameters on Django's connection (same
+    transaction): large arrays then travel packed instead of quoted into the SQL text."""
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql.encode(), params, binary=True)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+@dataclass(slots=True)
+class EntryRow:
+    """A ledger entry about to be written (or just written: ``id`` is then set)."""
+
+    organisation_id: int
+    member_id: int
+    kind: str
+    amount: int
+    redeemable_delta: int
+    rule_item_id: int | None
+    rule_points_min: int | None
+    rule_points_max: int | None
+    quantity: int
+    effective_date: date
+    booked_on: date
+    corrects_month: date | None
+    source_type_id: int | None
+    source_id: int | None
+    idempotency_key: str
+    fingerprint: str
+    reverses_id: int | None
+    approved_by_id: int | None
+    approved_at: datetime | None
+    note: str
+    created_at: datetime
+    linked_to_id: int | None = None
+    id: int | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        """The row in ``_ENTRY_COLUMNS`` order."""
+        return (
+            self.id,
+            self.organisation_id,
+            self.member_id,
+            self.kind,
+            self.amount,
+            self.redeemable_delta,
+            self.rule_item_id,
+            self.rule_points_min,
+            self.rule_points_max,
+            self.quantity,
+            self.effective_date,
+            self.booked_on,
+            self.corrects_month,
+            self.source_type_id,
+            self.source_id,
+            self.idempotency_key,
+            self.fingerprint,
+            self.reverses_id,
+            self.linked_to_id,
+            self.approved_by_id,
+            self.approved_at,
+            self.note,
+            self.created_at,
+        )
+
+    def as_entry(self) -> LedgerEntry:
+        entry = LedgerEntry(**{column: getattr(self, column) for column in _ENTRY_COLUMNS})
+        entry._state.adding = False
+        entry._state.db = connection.alias
+        return entry
+
+
+@dataclass(slots=True)
+class Balance:
+    """A locked account's totals, as the posting service changes them."""
+
+    id: int
+    member_id: int
+    lifetime_total: int
+    redeemable: int
+    frozen: bool
+    flagged_for_review: bool
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class MemberFact:
+    organisation_id: int
+    name: str
+    leader_id: int | None  # the unit leader when active and not the member
+
+
+def member_facts(member_ids: Iterable[int]) -> dict[int, MemberFact]:
+    """Organisation, name and active unit leader (not the member) of each member."""
+    ids = sorted(set(member_ids))
+    sql = (
+        "SELECT m.id, m.organisation_id, m.name, CASE WHEN l.status = %s AND l.id <> m.id "
+        "THEN l.id END FROM points_member m JOIN points_orgunit u ON u.id = m.unit_id "
+        "LEFT JOIN points_member l ON l.id = u.leader_id WHERE m.id "
+    )
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if _postgres():
+            rows = _pg_execute(sql + "= ANY(%s)", [MemberStatus.ACTIVE, ids])
+        else:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                cursor.execute(
+                    sql + f"IN ({', '.join(['%s'] * len(chunk))})", [MemberStatus.ACTIVE, *chunk]
+                )
+                rows += cursor.fetchall()
+    return {row[0]: MemberFact(row[1], row[2], row[3]) for row in rows}
+
+
+def existing_keys(keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """{idempotency key: (entry id, fingerprint)} for the keys already in the ledger."""
+    found: dict[str, tuple[int, str]] = {}
+    with connection.cursor() as cursor:
+        if _postgres():
+            rows = _pg_execute(
+                "SELECT idempotency_key, id, fingerprint FROM points_ledgerentry "
+                "WHERE idempotency_key = ANY(%s)",
+                [list(keys)],
+            )
+        else:
+            rows = []
+            for start in range(0, len(keys), CHUNK):
+                chunk = list(keys[start : start + CHUNK])
+                cursor.execute(
+                    "SELECT idempotency_key, id, fingerprint FROM points_ledgerentry "  # noqa: S608
+                    f"WHERE idempotency_key IN ({', '.join(['%s'] * len(chunk))})",
+                    chunk,
+                )
+                rows += cursor.fetchall()
+    for key, pk, fingerprint in rows:
+        found[key] = (pk, fingerprint)
+    return found
+
+
+#: Column types for binary COPY, in ``_ENTRY_COLUMNS`` order.
+_ENTRY_TYPES = [
+    "int8",
+    "int8",
+    "int8",
+    "text",
+    "int4",
+    "int4",
+    "int8",
+    "int4",
+    "int4",
+    "int4",
+    "date",
+    "date",
+    "date",
+    "int4",
+    "int8",
+    "text",
+    "text",
+    "int8",
+    "int8",
+    "int4",
+    "timestamptz",
+    "text",
+    "timestamptz",
+]
+
+_ENTRY_COLUMNS = [
+    "id",
+    "organisation_id",
+    "member_id",
+    "kind",
+    "amount",
+    "redeemable_delta",
+    "rule_item_id",
+    "rule_points_min",
+    "rule_points_max",
+    "quantity",
+    "effective_date",
+    "booked_on",
+    "corrects_month",
+    "source_type_id",
+    "source_id",
+    "idempotency_key",
+    "fingerprint",
+    "reverses_id",
+    "linked_to_id",
+    "approved_by_id",
+    "approved_at",
+    "note",
+    "created_at",
+]
+
+
+def insert_entries(rows: list[EntryRow]) -> None:
+    """Insert new entries and set their primary keys."""
+    if not rows:
+        return
+    if not _postgres():
+        entries = [row.as_entry() for row in rows]
+        for entry in entries:
+            entry._state.adding = True
+        LedgerEntry.objects.bulk_create(entries, batch_size=CHUNK)
+        for row, entry in zip(rows, entries, strict=True):
+            row.id = entry.pk
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('points_ledgerentry', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.id = pk
+        columns = ", ".join(_ENTRY_COLUMNS)
+        with cursor.cursor.copy(
+            f"COPY points_ledgerentry ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_ENTRY_TYPES)
+            for row in rows:
+                copy.write_row(row.values())
+
+
+def upsert_period_totals(organisation_id: int, rows: Sequence[EntryRow]) -> None:
+    """Add the entries' amounts to their members' week, month, quarter and year totals."""
+    by_day: dict[tuple[int, date], int] = defaultdict(int)
+    for row in rows:
+        if row.amount:
+            by_day[(row.member_id, row.booked_on)] += row.amount
+    if not by_day:
+        return
+    table = PeriodTotal._meta.db_table
+    conflict = (
+        "ON CONFLICT (member_id, period_kind, period_start) "
+        f"DO UPDATE SET total = {table}.total + excluded.total"
+    )
+    if _postgres():
+        keys = sorted(by_day)
+        # The four period starts are computed here (date_trunc weeks start on Monday, as
+        # points.periods does); rows are sorted so concurrent batches lock in one order.
+        _pg_execute(
+            f"INSERT INTO {table} (organisation_id, member_id, period_kind, period_start, "  # noqa: S608
+            "total) SELECT %s, v.m, k.kind, date_trunc(k.kind, v.d)::date, sum(v.a) "
+            "FROM unnest(%s::bigint[], %s::date[], %s::integer[]) AS v(m, d, a) "
+            "CROSS JOIN (VALUES ('week'), ('month'), ('quarter'), ('year')) AS k(kind) "
+            "GROUP BY v.m, k.kind, date_trunc(k.kind, v.d) "
+            f"HAVING sum(v.a) <> 0 ORDER BY v.m, k.kind, 4 {conflict}",
+            [
+                organisation_id,
+                [member for member, _ in keys],
+                [day for _, day in keys],
+                [by_day[key] for key in keys],
+            ],
+        )
+        return
+    deltas: dict[tuple[int, str, date], int] = defaultdict(int)
+    for (member_id, day), amount in by_day.items():
+        for kind in TOTAL_KINDS:
+            deltas[(member_id, kind, period_start(kind, day))] += amount
+    totals = sorted((key, delta) for key, delta in deltas.items() if delta)
+    with connection.cursor() as cursor:
+        for start in range(0, len(totals), 500):
+            chunk = totals[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (organisation_id, member_id, period_kind, period_start, "  # noqa: S608
+                f"total) VALUES {values} {conflict}",
+                [
+                    value
+                    for (member_id, kind, start_day), delta in chunk
+                    for value in (organisation_id, member_id, kind, start_day.isoformat(), delta)
+                ],
+            )
+
+
+def update_balances(balances: Sequence[Balance]) -> None:
+    """Write the new totals of locked accounts (absolute values)."""
+    if not balances:
+        return
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        if _postgres():
+            _pg_execute(
+                f"UPDATE {table} SET lifetime_total = v.l, redeemable = v.r, "  # noqa: S608
+                "flagged_for_review = v.f, updated_at = now() FROM unnest(%s::bigint[], "
+                f"%s::integer[], %s::integer[], %s::boolean[]) AS v(id, l, r, f) "
+                f"WHERE {table}.id = v.id",
+                [
+                    [b.id for b in balances],
+                    [b.lifetime_total for b in balances],
+                    [b.redeemable for b in balances],
+                    [b.flagged_for_review for b in balances],
+                ],
+            )
+            return
+        for start in range(0, len(balances), 500):
+            chunk = balances[start : start + 500]
+            values = ", ".join(
+                [
+                    "(CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER), "
+                    "CAST(%s AS BOOLEAN))"
+                ]
+                * len(chunk)
+            )
+            cursor.execute(
+                f"WITH v(id, l, r, f) AS (VALUES {values}) UPDATE {table} SET "  # noqa: S608
+                "lifetime_total = v.l, redeemable = v.r, flagged_for_review = v.f, "
+                f"updated_at = CURRENT_TIMESTAMP FROM v WHERE {table}.id = v.id",
+                [
+                    value
+                    for b in chunk
+                    for value in (b.id, b.lifetime_total, b.redeemable, b.flagged_for_review)
+                ],
+            )
+
+
+def lock_balances(organisation_id: int, member_ids: Iterable[int]) -> dict[int, Balance]:
+    """Create missing accounts, then lock them (``FOR UPDATE``) in member order."""
+    ids = sorted(set(member_ids))
+    table = Account._meta.db_table
+    columns = "id, member_id, lifetime_total, redeemable, frozen, flagged_for_review"
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if _postgres():
+            _pg_execute(
+                f"INSERT INTO {table} (member_id, organisation_id, lifetime_total, redeemable, "  # noqa: S608
+                "frozen, flagged_for_review, updated_at) SELECT m, %s, 0, 0, false, false, now() "
+                f"FROM unnest(%s::bigint[]) AS m WHERE NOT EXISTS (SELECT 1 FROM {table} a "
+                "WHERE a.member_id = m) ON CONFLICT (member_id) DO NOTHING",
+                [organisation_id, ids],
+            )
+            rows = _pg_execute(
+                f"SELECT {columns} FROM {table} WHERE member_id = ANY(%s) "  # noqa: S608
+                "ORDER BY member_id FOR UPDATE",
+                [ids],
+            )
+        else:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                placeholders = ", ".join(["(%s, %s, 0, 0, 0, 0, CURRENT_TIMESTAMP)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} (member_id, organisation_id, lifetime_total, "  # noqa: S608
+                    "redeemable, frozen, flagged_for_review, updated_at) VALUES "
+                    f"{placeholders} ON CONFLICT (member_id) DO NOTHING",
+                    [value for m in chunk for value in (m, organisation_id)],
+                )
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE member_id IN "  # noqa: S608
+                    f"({', '.join(['%s'] * len(chunk))}) ORDER BY member_id",
+                    chunk,
+                )
+                rows += cursor.fetchall()
+    return {row[1]: Balance(*row[:4], bool(row[4]), bool(row[5])) for row in rows}
