@@ -16,10 +16,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
-from points.demo.catalog_data import RULES, RuleSpec
+from points.demo.catalog_data import FIXED_POINT_TABLE, RULES, RuleSpec
 from points.models import (
     AuthorityTier,
     Education,
+    FixedPointRule,
     Member,
     MemberKind,
     Organisation,
@@ -207,6 +208,32 @@ class _Seeder:
             )
             self.result.count("rule items", created)
 
+    def fixed_table(self, organisation: Organisation) -> None:
+        """The demo fixed point table (values from catalog_data; education mapped to the
+        member field's codes, the unit heads' position "负责人" paid as a team leader)."""
+        education = {
+            "研究生": "postgraduate",
+            "本科": "bachelor",
+            "大专": "college",
+            "中专/高中": "senior",
+            "初中及以下": "junior",
+        }
+        rows = [("education", education[k], v) for k, v in FIXED_POINT_TABLE["education"].items()]
+        rows += [("title", k, v) for k, v in FIXED_POINT_TABLE["title"].items() if v]
+        rows += [("skill", k, v) for k, v in FIXED_POINT_TABLE["skill"].items()]
+        rows += [("position", "负责人", FIXED_POINT_TABLE["position"]["组长"])]
+        rows += [("seniority", "", FIXED_POINT_TABLE["seniority_per_year"]["points"])]
+        for factor, value, points in rows:
+            if not value and factor != "seniority":
+                continue
+            _, created = FixedPointRule.objects.get_or_create(
+                organisation=organisation,
+                factor=factor,
+                value=value,
+                defaults={"points": points},
+            )
+            self.result.count("fixed point rules", created)
+
     def grant(self, username: str, role: str) -> None:
         user = self.user_model.objects.get(username=username)
         if not user.groups.filter(name=role).exists():
@@ -259,6 +286,7 @@ class _Seeder:
             if role not in (Role.MEMBER, Role.LEADER):
                 self.grant(username, role)
         self.rules(organisation, [r for r in RULES if not r["source"].startswith("004 village")])
+        self.fixed_table(organisation)
 
     def village(self) -> None:
         organisation = self.organisation(

@@ -10,7 +10,16 @@ from django.core.management import call_command
 from django.test import Client
 
 from points.demo.seed import DEMO_LOGINS, DEMO_PASSWORD
-from points.models import AuthorityTier, Member, Organisation, OrgUnit, RuleItem
+from points.models import (
+    AuthorityTier,
+    FixedPointRule,
+    LedgerEntry,
+    Member,
+    Organisation,
+    OrgUnit,
+    RuleItem,
+)
+from points.selectors.ledger import ledger_verify
 from points.selectors.org import member_superior
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +33,8 @@ def _snapshot() -> dict[str, object]:
         "rules": sorted(RuleItem.objects.values_list("code", "points_min", "points_max")),
         "rule history": RuleItem.history.count(),
         "tiers": AuthorityTier.objects.count(),
+        "fixed": sorted(FixedPointRule.objects.values_list("factor", "value", "points")),
+        "ledger": LedgerEntry.objects.count(),
         "groups": sorted(
             get_user_model().groups.through.objects.values_list("user_id", "group_id")
         ),
@@ -45,6 +56,12 @@ def test_seed_builds_the_factory_and_is_idempotent() -> None:
     assert members.filter(user__groups__name="hr").count() == 2
     assert members.filter(user__groups__name="committee").count() == 3
     assert "hr1" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
+    # Everyone joined with the base points, and the fixed point table is there.
+    assert LedgerEntry.objects.filter(kind="base", member__organisation=factory).count() == (
+        members.count()
+    )
+    assert FixedPointRule.objects.filter(organisation=factory).count() >= 10
+    assert ledger_verify() == []
 
     # Every worker has a superior, and the leader of a team is reviewed by the workshop head.
     leader = Member.objects.get(user__username="leader")

@@ -1,0 +1,37 @@
+"""``manage.py bench`` runs end to end at a tiny scale and reports every figure."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from points.selectors.ledger import ledger_verify
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_reports_figures_beside_baselines_as_json() -> None:
+    out = StringIO()
+    args = ["--members", "80", "--entries", "4000", "--months", "3", "--batch", "200"]
+    call_command("bench", *args, "--json", stdout=out, stderr=StringIO())
+    figures = json.loads(out.getvalue())
+    names = [f["name"] for f in figures]
+    assert any(n.startswith("batch posting") for n in names)
+    assert any(n.startswith("monthly top-100 ranking") for n in names)
+    assert any("median-ranked" in n for n in names) and any("lowest-ranked" in n for n in names)
+    assert any("peak memory" in n for n in names)
+    for figure in figures:
+        assert set(figure) >= {"name", "ours", "baseline", "ratio", "unit"}
+        assert figure["ours"] > 0
+        if figure["baseline"]:
+            assert figure["ratio"] == pytest.approx(figure["ours"] / figure["baseline"], rel=1e-3)
+    # The generated organisation and the benchmark's postings keep every invariant.
+    assert ledger_verify() == []
+
+    # A second run reuses the organisation; the table form prints too.
+    text = StringIO()
+    call_command("bench", *args, stdout=text)
+    assert "reusing the bench organisation" in text.getvalue()
+    assert "entries/s" in text.getvalue()
