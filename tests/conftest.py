@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ from tests.factories import TEST_PASSWORD, MemberFactory, OrganisationFactory, O
 @pytest.fixture(autouse=True)
 def _media_root(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _a_fixed_today(request: Any) -> Any:
+    """Tests run on 2026-11-20 (Asia/Shanghai), whatever the real date: postings, base
+    points and periods are then deterministic. Browser tests keep the real clock."""
+    if request.node.get_closest_marker("e2e"):
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from .ledger import (
     Period,
     PeriodKind,
     PeriodTotal,
+    RankBucket,
     Veto,
 )
 from .org import (
@@ -45,6 +46,7 @@ __all__ = [
     "PeriodKind",
     "PeriodTotal",
     "Policy",
+    "RankBucket",
     "RuleCategory",
     "RuleItem",
     "RuleKind",

@@ -87,9 +87,16 @@ class Account(models.Model):
         return f"{self.member} {self.lifetime_total}"
 
 
-class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+class LedgerQuerySet(models.QuerySet[Any]):
+    """Append-only rows: no update, delete, bulk update or upsert."""
+
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger entries are append-only: post a reversal instead")
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("update_conflicts"):
+            raise AppendOnlyError("ledger entries are append-only: no upserts")
+        return super().bulk_create(objs, *args, **kwargs)
 
     def delete(self) -> NoReturn:  # type: ignore[override]
         raise AppendOnlyError("ledger entries are append-only: post a reversal instead")
@@ -128,6 +135,12 @@ class LedgerEntry(models.Model):
     rule_points_min = models.IntegerField(_("rule's points then (minimum)"), null=True, blank=True)
     rule_points_max = models.IntegerField(_("rule's points then (maximum)"), null=True, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    in_period_totals = models.BooleanField(
+        _("counts in period totals"),
+        default=True,
+        db_default=True,
+        help_text=_("Resets (and their reversals) clear balances, not what a period earned."),
+    )
     effective_date = models.DateField(_("date of the event"))
     booked_on = models.DateField(
         _("booked on"), help_text=_("The date whose periods this entry counts in.")
@@ -223,6 +236,7 @@ class LedgerEntry(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("ledger entries are append-only: post a reversal instead")
+        kwargs["force_insert"] = True  # never an UPDATE, even with an explicit primary key
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
@@ -285,6 +299,32 @@ class PeriodTotal(models.Model):
         return f"{self.member_id} {self.period_kind} {self.period_start} {self.total}"
 
 
+#: Width of a rank bucket, in points. See ``RankBucket``.
+RANK_BUCKET_WIDTH = 10
+
+
+class RankBucket(models.Model):
+    """How many members' totals fall in [bucket × width, (bucket + 1) × width) for one
+    period: a histogram kept with the totals, so a member's rank is the sum of the buckets
+    above theirs plus a count inside their own bucket, however low they rank."""
+
+    pk = models.CompositePrimaryKey("organisation", "period_kind", "period_start", "bucket")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    bucket = models.IntegerField()
+    members = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rank bucket")
+        verbose_name_plural = _("rank buckets")
+
+    def __str__(self) -> str:
+        return f"{self.period_kind} {self.period_start} {self.bucket}: {self.members}"
+
+
 class Veto(models.Model):
     """A one-vote-veto violation: the member still accrues points but is barred from
     rewards and redemption for the month, quarter and year it falls in."""
@@ -294,6 +334,8 @@ class Veto(models.Model):
     entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="veto")
     rule_item = models.ForeignKey(RuleItem, on_delete=models.PROTECT, related_name="+")
 
+    objects = LedgerQuerySet.as_manager()  # lifted only by reversing its entry
+
     class Meta:
         verbose_name = _("veto")
         verbose_name_plural = _("vetoes")
@@ -301,3 +343,11 @@ class Veto(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.month:%Y-%m}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("vetoes are lifted by reversing their entry")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("vetoes are lifted by reversing their entry")

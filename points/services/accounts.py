@@ -17,6 +17,7 @@ from points.models import (
     EntryKind,
     FixedPointFactor,
     FixedPointRule,
+    LedgerEntry,
     Member,
     MemberStatus,
     Organisation,
@@ -36,8 +37,9 @@ def base_points_grant(*, member: Member, actor: Any = None, today: date | None =
     """Give the organisation's base points once (on joining)."""
     organisation = member.organisation
     points = organisation.policy.base_points
-    if not points:
-        return None
+    existing = LedgerEntry.objects.filter(idempotency_key=f"base:{member.pk}").first()
+    if existing is not None or not points:
+        return existing  # given once, whatever the policy says later
     joined = today or organisation_today(organisation)
     return ledger_post(
         organisation=organisation,
@@ -93,6 +95,8 @@ def fixed_points_post_month(
     """Post every active member's fixed points for ``month`` (idempotent per member and
     month)."""
     month = month_start(month)
+    if period_end("month", month) >= (today or organisation_today(organisation)):
+        raise LedgerError(_("Fixed points are posted after the month has ended."))
     table = {
         (rule.factor, rule.value): rule.points
         for rule in FixedPointRule.objects.filter(organisation=organisation)
@@ -101,7 +105,14 @@ def fixed_points_post_month(
         a.member_id: a
         for a in Attendance.objects.filter(member__organisation=organisation, month=month)
     }
-    effective = min(period_end("month", month), today or organisation_today(organisation))
+    effective = period_end("month", month)
+    # Posted once per member and month: a key already in the ledger is skipped (a later
+    # change of attendance is a correction, not a second posting).
+    posted = set(
+        LedgerEntry.objects.filter(
+            organisation=organisation, idempotency_key__startswith=f"fixed:{month:%Y-%m}:"
+        ).values_list("idempotency_key", flat=True)
+    )
     items = []
     for member in Member.objects.filter(
         organisation=organisation, status=MemberStatus.ACTIVE
@@ -111,18 +122,21 @@ def fixed_points_post_month(
         points = fixed_points_for_member(
             member=member, month=month, table=table, attendance=attendance.get(member.pk)
         )
-        if points:
+        key = f"fixed:{month:%Y-%m}:{member.pk}"
+        if points and key not in posted:
             items.append(
                 PostingItem(
                     member_id=member.pk,
-                    idempotency_key=f"fixed:{month:%Y-%m}:{member.pk}",
+                    idempotency_key=key,
                     effective_date=effective,
                     amount=points,
                     kind=EntryKind.FIXED,
                     note=_("Fixed points for %(month)s") % {"month": f"{month:%Y-%m}"},
                 )
             )
-    return ledger_post_batch(organisation=organisation, items=items, actor=actor, today=today)
+    result = ledger_post_batch(organisation=organisation, items=items, actor=actor, today=today)
+    result.already_posted = len(posted)
+    return result
 
 
 @transaction.atomic
@@ -136,15 +150,17 @@ def member_leave(
     if member.status == MemberStatus.LEFT:
         return
     if organisation.policy.clear_on_leave:
+        # Booked today so that it clears everything the account holds, including points
+        # booked after the leaving date for work done before it.
         ledger_post(
             organisation=organisation,
             item=PostingItem(
                 member_id=member.pk,
                 idempotency_key=f"reset:leave:{member.pk}",
-                effective_date=left_on,
+                effective_date=today or organisation_today(organisation),
                 amount=None,
                 kind=EntryKind.RESET,
-                note=_("Points cleared on leaving"),
+                note=_("Points cleared on leaving (%(day)s)") % {"day": left_on.isoformat()},
             ),
             actor=actor,
             today=today,
@@ -193,7 +209,7 @@ def period_close(*, organisation: Organisation, month: date, actor: Any = None) 
     month = month_start(month)
     if period_end("month", month) >= organisation_today(organisation):
         raise LedgerError(_("Only a month that has ended can be closed."))
-    period = periods_lock(organisation=organisation, months=[month])[month]
+    period = periods_lock(organisation=organisation, months=[month], exclusive=True)[month]
     if period.is_closed:
         raise LedgerError(_("%(month)s is already closed.") % {"month": f"{month:%Y-%m}"})
     period.closed_at = timezone.now()

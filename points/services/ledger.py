@@ -36,6 +36,9 @@ from points.periods import month_start, organisation_today
 from points.services import ledger_io
 from points.services.locks import periods_lock
 
+#: Leaves room for the ":coaward" suffix within the 200-character column.
+MAX_KEY_LENGTH = 180
+
 
 class LedgerError(Exception):
     """Base of the ledger's refusals."""
@@ -94,6 +97,8 @@ class PostingResult:
     def __init__(self) -> None:
         self.existing: list[LedgerEntry] = []
         self.refused: list[tuple[PostingItem, str]] = []
+        #: Items a caller left out because they were posted before (e.g. fixed points).
+        self.already_posted = 0
         self._rows: list[ledger_io.EntryRow] = []
         self._posted: list[LedgerEntry] | None = None
 
@@ -146,7 +151,10 @@ def _cap_usage(items: Sequence[PostingItem], rules: dict[int, RuleItem]) -> _Cap
         LedgerEntry.objects.filter(
             member_id__in={i.member_id for i in capped},
             rule_item_id__in={i.rule_item_id for i in capped},
-            kind__in=[EntryKind.DAILY, EntryKind.REVERSAL, EntryKind.CORRECTION],
+        )
+        .filter(
+            Q(kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
+            | Q(kind=EntryKind.REVERSAL, reverses__kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
         )
         .filter(date_filter)
         .values_list("member_id", "rule_item_id", "effective_date")
@@ -157,6 +165,37 @@ def _cap_usage(items: Sequence[PostingItem], rules: dict[int, RuleItem]) -> _Cap
         usage.day[(member_id, rule_id, day)] += net
         usage.month[(member_id, rule_id, month_start(day))] += net
     return usage
+
+
+def _balances_as_of(resets: Sequence[PostingItem]) -> dict[tuple[int, date], tuple[int, int]]:
+    """(lifetime, redeemable) of each reset member up to and including the reset's date."""
+    held: dict[tuple[int, date], tuple[int, int]] = {}
+    for day in {item.effective_date for item in resets}:
+        members = [item.member_id for item in resets if item.effective_date == day]
+        for member_id, amount, redeemable in (
+            LedgerEntry.objects.filter(member_id__in=members, booked_on__lte=day)
+            .values("member_id")
+            .annotate(a=Sum("amount"), r=Sum("redeemable_delta"))
+            .values_list("member_id", "a", "r")
+            .order_by()
+        ):
+            held[(member_id, day)] = (amount or 0, redeemable or 0)
+    return held
+
+
+def _vetoed_for_redemption(redemptions: Sequence[PostingItem]) -> set[int]:
+    """Members with a standing veto in the year of their redemption."""
+    vetoed: set[int] = set()
+    for year in {item.effective_date.year for item in redemptions}:
+        members = [i.member_id for i in redemptions if i.effective_date.year == year]
+        vetoed |= set(
+            Veto.objects.filter(
+                member_id__in=members,
+                entry__effective_date__year=year,
+                entry__reversals__isnull=True,
+            ).values_list("member_id", flat=True)
+        )
+    return vetoed
 
 
 def _cap_refusal(item: PostingItem, rule: RuleItem, usage: _Cap, amount: int) -> str | None:
@@ -191,7 +230,11 @@ def _write_totals(
     balances: dict[int, ledger_io.Balance],
 ) -> None:
     """Account totals (absolute values: the rows are locked) and period totals (upserts)."""
-    ledger_io.upsert_period_totals(organisation.pk, rows)
+    by_day: dict[tuple[int, date], int] = defaultdict(int)
+    for row in rows:
+        if row.amount and row.in_period_totals:
+            by_day[(row.member_id, row.booked_on)] += row.amount
+    ledger_io.upsert_period_totals(organisation.pk, by_day)
     ledger_io.update_balances([b for b in balances.values() if b.changed])
 
 
@@ -239,6 +282,13 @@ def ledger_post_batch(
     keys = [item.idempotency_key for item in items]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate idempotency keys in one batch")
+    for item in items:
+        if not item.idempotency_key or len(item.idempotency_key) > MAX_KEY_LENGTH:
+            raise ValueError(f"idempotency keys are 1 to {MAX_KEY_LENGTH} characters")
+        if item.kind == EntryKind.CORRECTION and not item.correction:
+            raise ValueError("a correction item needs correction=True")
+        if (item.kind == EntryKind.REVERSAL) != (item.reverses_id is not None):
+            raise ValueError("a reversal, and only a reversal, names the entry it reverses")
     today = today or organisation_today(organisation)
     policy = organisation.policy
 
@@ -279,6 +329,13 @@ def ledger_post_batch(
         months={month_start(today if i.correction else i.effective_date) for i, _f in fresh},
     )
     usage = _cap_usage([i for i, _f in fresh], rules)
+    as_of = _balances_as_of([i for i, _f in fresh if i.kind == EntryKind.RESET])
+    reversed_flags = dict(
+        LedgerEntry.objects.filter(
+            pk__in=[i.reverses_id for i, _f in fresh if i.reverses_id]
+        ).values_list("pk", "in_period_totals")
+    )
+    vetoed = _vetoed_for_redemption([i for i, _f in fresh if i.kind == EntryKind.REDEMPTION])
     now = timezone.now()
     rows: list[ledger_io.EntryRow] = []
     coawards: list[tuple[ledger_io.EntryRow, int, int]] = []
@@ -293,13 +350,27 @@ def ledger_post_batch(
             continue
         rule = rules.get(item.rule_item_id) if item.rule_item_id else None
         amount, kind = item.amount or 0, item.kind
+        in_period_totals = True
         if kind == EntryKind.RESET:
-            amount, redeemable_delta = -balance.lifetime_total, -balance.redeemable
+            # Clear what the account held on the reset's date; later points stay.
+            held, held_redeemable = as_of.get((item.member_id, item.effective_date), (0, 0))
+            amount = -held
+            redeemable_delta = -min(max(held_redeemable, 0), balance.redeemable)
+            in_period_totals = False
         elif kind == EntryKind.FALSE_DECLARATION:
             amount = -2 * abs(amount)
             redeemable_delta = _deduct_redeemable(balance, amount)
         elif kind == EntryKind.REDEMPTION:
             cost = abs(amount)
+            if item.member_id in vetoed:
+                result.refused.append(
+                    (
+                        item,
+                        _("%(member)s is barred from redemption this year by a one-vote veto.")
+                        % {"member": members[item.member_id].name},
+                    )
+                )
+                continue
             if cost > balance.redeemable:
                 result.refused.append(
                     (
@@ -311,8 +382,10 @@ def ledger_post_batch(
                 continue
             redeemable_delta = -cost
             amount = -cost if policy.redemption_lowers_ranking else 0
-        elif kind == EntryKind.REVERSAL and item.redeemable_delta is not None:
-            redeemable_delta = _deduct_redeemable(balance, item.redeemable_delta)
+        elif kind == EntryKind.REVERSAL:
+            in_period_totals = reversed_flags.get(item.reverses_id, True)
+            undo = item.redeemable_delta if item.redeemable_delta is not None else amount
+            redeemable_delta = _deduct_redeemable(balance, undo)
         else:
             redeemable_delta = _deduct_redeemable(balance, amount)
         if rule is not None and kind in (EntryKind.DAILY, EntryKind.CORRECTION):
@@ -348,6 +421,7 @@ def ledger_post_batch(
             approved_at=item.approved_at or now,
             note=item.note[:500],
             created_at=now,
+            in_period_totals=in_period_totals,
         )
         _apply(balance, amount, redeemable_delta)
         rows.append(row)
@@ -391,8 +465,8 @@ def ledger_post_batch(
         Veto(
             member_id=r.member_id,
             month=month_start(r.effective_date),
-            entry_id=r.id,
-            rule_item_id=r.rule_item_id,
+            entry_id=r.id or 0,
+            rule_item_id=r.rule_item_id or 0,
         )
         for r in vetoes
     )
@@ -453,7 +527,7 @@ def ledger_reverse(
             quantity=target.quantity,
             approved_by_id=getattr(actor, "pk", None),
             note=reason,
-            correction=month_start(target.booked_on) != month_start(today),
+            correction=month_start(target.effective_date) != month_start(today),
             reverses_id=target.pk,
             redeemable_delta=-target.redeemable_delta,
         )
@@ -461,15 +535,22 @@ def ledger_reverse(
         if target.pk not in already
     ]
     result = ledger_post_batch(organisation=organisation, items=items, actor=actor, today=today)
-    if result.refused:
-        raise PostingRefused(result.refused[0][1])
+    # The reversal of the entry itself must post; a co-award whose leader has since left
+    # (frozen account) stays as it is, and the audit row says so.
+    main = [reason for item, reason in result.refused if item.reverses_id == entry.pk]
+    if main:
+        raise PostingRefused(main[0])
     AuditEvent.objects.create(
         organisation=organisation,
         actor=actor if getattr(actor, "pk", None) else None,
         action="ledger.reverse",
         member=entry.member,
         object_repr=str(entry)[:200],
-        data={"entry": entry.pk, "reason": reason},
+        data={
+            "entry": entry.pk,
+            "reason": reason,
+            "not_reversed": [[i.reverses_id, why] for i, why in result.refused],
+        },
     )
     return result.entries
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db import connection
 
-from points.models import Account, LedgerEntry, MemberStatus, PeriodTotal
+from points.models import Account, LedgerEntry, MemberStatus, PeriodTotal, RankBucket
+from points.models.ledger import RANK_BUCKET_WIDTH
 from points.periods import TOTAL_KINDS, period_start
 
 CHUNK = 2000
@@ -62,6 +63,7 @@ class EntryRow:
     approved_at: datetime | None
     note: str
     created_at: datetime
+    in_period_totals: bool = True
     linked_to_id: int | None = None
     id: int | None = None
 
@@ -91,6 +93,7 @@ class EntryRow:
             self.approved_at,
             self.note,
             self.created_at,
+            self.in_period_totals,
         )
 
     def as_entry(self) -> LedgerEntry:
@@ -192,6 +195,7 @@ _ENTRY_TYPES = [
     "timestamptz",
     "text",
     "timestamptz",
+    "bool",
 ]
 
 _ENTRY_COLUMNS = [
@@ -218,6 +222,7 @@ _ENTRY_COLUMNS = [
     "approved_at",
     "note",
     "created_at",
+    "in_period_totals",
 ]
 
 
@@ -250,56 +255,132 @@ def insert_entries(rows: list[EntryRow]) -> None:
                 copy.write_row(row.values())
 
 
-def upsert_period_totals(organisation_id: int, rows: Sequence[EntryRow]) -> None:
-    """Add the entries' amounts to their members' week, month, quarter and year totals."""
-    by_day: dict[tuple[int, date], int] = defaultdict(int)
-    for row in rows:
-        if row.amount:
-            by_day[(row.member_id, row.booked_on)] += row.amount
+def upsert_period_totals(organisation_id: int, by_day: dict[tuple[int, date], int]) -> None:
+    """Add each (member, booking day) amount to that member's week, month, quarter and year
+    totals, and move each changed total between rank buckets."""
+    by_day = {key: amount for key, amount in by_day.items() if amount}
     if not by_day:
         return
-    table = PeriodTotal._meta.db_table
-    conflict = (
-        "ON CONFLICT (member_id, period_kind, period_start) "
-        f"DO UPDATE SET total = {table}.total + excluded.total"
-    )
     if _postgres():
-        keys = sorted(by_day)
-        # The four period starts are computed here (date_trunc weeks start on Monday, as
-        # points.periods does); rows are sorted so concurrent batches lock in one order.
-        _pg_execute(
-            f"INSERT INTO {table} (organisation_id, member_id, period_kind, period_start, "  # noqa: S608
-            "total) SELECT %s, v.m, k.kind, date_trunc(k.kind, v.d)::date, sum(v.a) "
-            "FROM unnest(%s::bigint[], %s::date[], %s::integer[]) AS v(m, d, a) "
-            "CROSS JOIN (VALUES ('week'), ('month'), ('quarter'), ('year')) AS k(kind) "
-            "GROUP BY v.m, k.kind, date_trunc(k.kind, v.d) "
-            f"HAVING sum(v.a) <> 0 ORDER BY v.m, k.kind, 4 {conflict}",
-            [
-                organisation_id,
-                [member for member, _ in keys],
-                [day for _, day in keys],
-                [by_day[key] for key in keys],
-            ],
+        _upsert_totals_postgres(organisation_id, by_day)
+    else:
+        _upsert_totals_generic(organisation_id, by_day)
+
+
+_TOTALS = PeriodTotal._meta.db_table
+_BUCKETS = RankBucket._meta.db_table
+_TOTALS_CONFLICT = (
+    "ON CONFLICT (member_id, period_kind, period_start) "
+    f"DO UPDATE SET total = {_TOTALS}.total + excluded.total"
+)
+_BUCKETS_CONFLICT = (
+    "ON CONFLICT (organisation_id, period_kind, period_start, bucket) "
+    f"DO UPDATE SET members = {_BUCKETS}.members + excluded.members"
+)
+
+
+def _upsert_totals_postgres(organisation_id: int, by_day: dict[tuple[int, date], int]) -> None:
+    keys = sorted(by_day)
+    width = RANK_BUCKET_WIDTH
+    # One statement: the four period starts (date_trunc weeks start on Monday, as
+    # points.periods does), the totals upsert, and the bucket moves of every changed total
+    # (inserted rows have xmax = 0: they had no bucket before). Rows are sorted so that
+    # concurrent batches take their row locks in one order.
+    _pg_execute(
+        f"""
+        WITH v(m, d, a) AS (SELECT * FROM unnest(%s::bigint[], %s::date[], %s::integer[])),
+        deltas AS (
+            SELECT v.m, k.kind, date_trunc(k.kind, v.d)::date AS s, sum(v.a)::integer AS delta
+            FROM v CROSS JOIN (VALUES ('week'), ('month'), ('quarter'), ('year')) AS k(kind)
+            GROUP BY v.m, k.kind, date_trunc(k.kind, v.d)
+            HAVING sum(v.a) <> 0
+        ),
+        up AS (
+            INSERT INTO {_TOTALS} (organisation_id, member_id, period_kind, period_start, total)
+            SELECT %s, m, kind, s, delta FROM deltas ORDER BY m, kind, s
+            {_TOTALS_CONFLICT}
+            RETURNING member_id, period_kind, period_start, total, (xmax = 0) AS inserted
+        ),
+        moves AS (
+            SELECT up.period_kind AS k, up.period_start AS s,
+                   floor(up.total::numeric / {width})::integer AS b, 1 AS c
+            FROM up
+            UNION ALL
+            SELECT up.period_kind, up.period_start,
+                   floor((up.total - d.delta)::numeric / {width})::integer, -1
+            FROM up JOIN deltas d
+              ON d.m = up.member_id AND d.kind = up.period_kind AND d.s = up.period_start
+            WHERE NOT up.inserted
         )
-        return
+        INSERT INTO {_BUCKETS} (organisation_id, period_kind, period_start, bucket, members)
+        SELECT %s, k, s, b, sum(c) FROM moves GROUP BY k, s, b HAVING sum(c) <> 0
+        ORDER BY k, s, b
+        {_BUCKETS_CONFLICT}
+        """,  # noqa: S608 - table names and the width are constants
+        [
+            [member for member, _ in keys],
+            [day for _, day in keys],
+            [by_day[key] for key in keys],
+            organisation_id,
+            organisation_id,
+        ],
+    )
+
+
+def _upsert_totals_generic(organisation_id: int, by_day: dict[tuple[int, date], int]) -> None:
     deltas: dict[tuple[int, str, date], int] = defaultdict(int)
     for (member_id, day), amount in by_day.items():
         for kind in TOTAL_KINDS:
             deltas[(member_id, kind, period_start(kind, day))] += amount
     totals = sorted((key, delta) for key, delta in deltas.items() if delta)
+    width = RANK_BUCKET_WIDTH
+    moves: dict[tuple[str, date, int], int] = defaultdict(int)
     with connection.cursor() as cursor:
         for start in range(0, len(totals), 500):
             chunk = totals[start : start + 500]
+            members = sorted({member_id for (member_id, _k, _s), _d in chunk})
+            cursor.execute(
+                f"SELECT member_id, period_kind, period_start, total FROM {_TOTALS} "  # noqa: S608
+                f"WHERE member_id IN ({', '.join(['%s'] * len(members))})",
+                members,
+            )
+            before = {
+                (member_id, kind, _as_date(day)): total
+                for member_id, kind, day, total in cursor.fetchall()
+            }
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {table} (organisation_id, member_id, period_kind, period_start, "  # noqa: S608
-                f"total) VALUES {values} {conflict}",
+                f"INSERT INTO {_TOTALS} (organisation_id, member_id, period_kind, "  # noqa: S608
+                f"period_start, total) VALUES {values} {_TOTALS_CONFLICT}",
                 [
                     value
                     for (member_id, kind, start_day), delta in chunk
                     for value in (organisation_id, member_id, kind, start_day.isoformat(), delta)
                 ],
             )
+            for key, delta in chunk:
+                old = before.get(key)
+                new = (old or 0) + delta
+                moves[(key[1], key[2], new // width)] += 1
+                if old is not None:
+                    moves[(key[1], key[2], old // width)] -= 1
+        rows = sorted((key, count) for key, count in moves.items() if count)
+        for start in range(0, len(rows), 500):
+            chunk_moves = rows[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk_moves))
+            cursor.execute(
+                f"INSERT INTO {_BUCKETS} (organisation_id, period_kind, period_start, bucket, "  # noqa: S608
+                f"members) VALUES {values} {_BUCKETS_CONFLICT}",
+                [
+                    value
+                    for (kind, start_day, bucket), count in chunk_moves
+                    for value in (organisation_id, kind, start_day.isoformat(), bucket, count)
+                ],
+            )
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def update_balances(balances: Sequence[Balance]) -> None:
@@ -379,4 +460,6 @@ def lock_balances(organisation_id: int, member_ids: Iterable[int]) -> dict[int, 
                     chunk,
                 )
                 rows += cursor.fetchall()
-    return {row[1]: Balance(*row[:4], bool(row[4]), bool(row[5])) for row in rows}
+    return {
+        row[1]: Balance(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5])) for row in rows
+    }

@@ -51,13 +51,25 @@ def accounts_lock(*, organisation: Organisation, member_ids: Iterable[int]) -> d
     return accounts
 
 
-def periods_lock(*, organisation: Organisation, months: Iterable[date]) -> dict[date, Period]:
-    """Create missing months, then lock them in date order."""
+def periods_lock(
+    *, organisation: Organisation, months: Iterable[date], exclusive: bool = False
+) -> dict[date, Period]:
+    """Create missing months, then lock them in date order: shared for posting (postings
+    do not wait for each other), exclusive for closing (a close waits for postings in
+    flight, and postings wait for the close)."""
     wanted = sorted(set(months))
     Period.objects.bulk_create(
         [Period(organisation=organisation, month=month) for month in wanted],
         ignore_conflicts=True,
     )
+    if connection.vendor == "postgresql" and not exclusive:
+        table = Period._meta.db_table
+        locked = Period.objects.raw(
+            f"SELECT * FROM {table} WHERE organisation_id = %s AND month = ANY(%s) "  # noqa: S608
+            "ORDER BY month FOR SHARE",
+            [organisation.pk, wanted],
+        )
+        return {period.month: period for period in locked}
     return {
         period.month: period
         for period in Period.objects.select_for_update()

@@ -322,7 +322,21 @@ def test_year_end_reset_is_a_policy(org: Org, post: Any) -> None:
     year_end_reset(organisation=org.organisation, year=2026, today=date(2026, 12, 31))
     assert _account(org.worker_a1).lifetime_total == 0
     assert LedgerEntry.objects.filter(member=org.worker_a1, kind="reset").count() == 1
+    # A reset clears the balance, not what the year earned: rankings keep it.
     year = PeriodTotal.objects.get(
         member=org.worker_a1, period_kind="year", period_start=date(2026, 1, 1)
     )
-    assert year.total == 0
+    assert year.total == 540
+
+
+def test_a_year_end_reset_keeps_points_booked_after_the_year(org: Org, post: Any) -> None:
+    policy = org.organisation.policy
+    policy.year_end_reset = True
+    policy.save()
+    post(org.worker_a1, 70, effective_date=date(2027, 1, 2), today=date(2027, 1, 3))
+    year_end_reset(organisation=org.organisation, year=2026, today=date(2027, 1, 3))
+    assert _account(org.worker_a1).lifetime_total == 70
+    january = PeriodTotal.objects.get(
+        member=org.worker_a1, period_kind="month", period_start=date(2027, 1, 1)
+    )
+    assert january.total == 70

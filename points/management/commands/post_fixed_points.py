@@ -28,7 +28,7 @@ class Command(BaseCommand):
             result = fixed_points_post_month(organisation=organisation, month=month)
             self.stdout.write(
                 f"{organisation.code} {month:%Y-%m}: {len(result.posted)} posted, "
-                f"{len(result.existing)} already posted, {len(result.refused)} refused"
+                f"{result.already_posted} already posted, {len(result.refused)} refused"
             )
             for item, reason in result.refused:
                 self.stderr.write(f"  refused {item.idempotency_key}: {reason}")
