@@ -185,7 +185,19 @@ def member_rank(
             inside = higher.filter(total__lt=(bucket + 1) * RANK_BUCKET_WIDTH).count()
             return above + inside + 1, total
     if unit is not None:
-        higher = higher.filter(member__unit__path__startswith=unit.path)
+        # Drive from the unit's members (a few hundred primary-key probes) rather than from
+        # every higher total in the organisation.
+        members = list(
+            Member.objects.filter(
+                organisation_id=member.organisation_id, unit__path__startswith=unit.path
+            ).values_list("pk", flat=True)
+        )
+        if kind != ALL_TIME and start is not None:
+            totals = PeriodTotal.objects.filter(
+                member_id__in=members, period_kind=kind, period_start=period_start(kind, start)
+            ).values_list("total", flat=True)
+            return sum(1 for other in totals if other > total) + 1, total
+        higher = higher.filter(member_id__in=members)
     return higher.count() + 1, total
 
 
@@ -313,9 +325,12 @@ def member_statement(
     )
     mine = totals[kind]
     rank_org, _total = member_rank(member=member, kind=kind, start=day, total=mine)
-    rank_unit, _total = member_rank(
-        member=member, kind=kind, start=day, unit=member.unit, total=mine
-    )
+    if member.unit.parent_id is None:  # the unit is the whole organisation
+        rank_unit = rank_org
+    else:
+        rank_unit, _total = member_rank(
+            member=member, kind=kind, start=day, unit=member.unit, total=mine
+        )
     return Statement(
         member=member,
         account=Account.objects.filter(member=member).first(),

@@ -27,6 +27,17 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _insert_rows(cursor: Any, head: str, rows: Sequence[tuple[Any, ...]], tail: str) -> None:
+    """``head VALUES (…), (…) tail`` in chunks of 500 rows (SQLite's variable limit)."""
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        row = "(" + ", ".join(["%s"] * len(chunk[0])) + ")"
+        cursor.execute(
+            f"{head} VALUES {', '.join([row] * len(chunk))} {tail}",
+            [value for values in chunk for value in values],
+        )
+
+
 def _pg_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Execute with server-side binding and binary parameters on Django's connection (same
     transaction): large arrays then travel packed instead of quoted into the SQL text."""
@@ -348,15 +359,15 @@ def _upsert_totals_generic(organisation_id: int, by_day: dict[tuple[int, date], 
                 (member_id, kind, _as_date(day)): total
                 for member_id, kind, day, total in cursor.fetchall()
             }
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {_TOTALS} (organisation_id, member_id, period_kind, "  # noqa: S608
-                f"period_start, total) VALUES {values} {_TOTALS_CONFLICT}",
+            _insert_rows(
+                cursor,
+                f"INSERT INTO {_TOTALS} (organisation_id, member_id, period_kind, period_start, "
+                "total)",
                 [
-                    value
+                    (organisation_id, member_id, kind, start_day.isoformat(), delta)
                     for (member_id, kind, start_day), delta in chunk
-                    for value in (organisation_id, member_id, kind, start_day.isoformat(), delta)
                 ],
+                _TOTALS_CONFLICT,
             )
             for key, delta in chunk:
                 old = before.get(key)
@@ -364,19 +375,16 @@ def _upsert_totals_generic(organisation_id: int, by_day: dict[tuple[int, date], 
                 moves[(key[1], key[2], new // width)] += 1
                 if old is not None:
                     moves[(key[1], key[2], old // width)] -= 1
-        rows = sorted((key, count) for key, count in moves.items() if count)
-        for start in range(0, len(rows), 500):
-            chunk_moves = rows[start : start + 500]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk_moves))
-            cursor.execute(
-                f"INSERT INTO {_BUCKETS} (organisation_id, period_kind, period_start, bucket, "  # noqa: S608
-                f"members) VALUES {values} {_BUCKETS_CONFLICT}",
-                [
-                    value
-                    for (kind, start_day, bucket), count in chunk_moves
-                    for value in (organisation_id, kind, start_day.isoformat(), bucket, count)
-                ],
-            )
+        _insert_rows(
+            cursor,
+            f"INSERT INTO {_BUCKETS} (organisation_id, period_kind, period_start, bucket, members)",
+            [
+                (organisation_id, kind, start_day.isoformat(), bucket, count)
+                for (kind, start_day, bucket), count in sorted(moves.items())
+                if count
+            ],
+            _BUCKETS_CONFLICT,
+        )
 
 
 def _as_date(value: Any) -> date:

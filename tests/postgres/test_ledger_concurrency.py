@@ -1,4 +1,5 @@
-"""20 threads post the same source at once: exactly one entry, and the totals are right."""
+"""20 threads post at once: the same source gives exactly one entry, different sources
+for one member lose nothing, and the totals are right."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from tests.conftest import Org
 pytestmark = pytest.mark.postgres
 
 
-def _hammer(org: Org, items: list[PostingItem], threads: int = 20) -> list[BaseException]:
-    barrier = threading.Barrier(threads)
+def _in_parallel(org: Org, batches: list[list[PostingItem]]) -> list[BaseException]:
+    """Post each batch from its own thread (own connection), all released at once."""
+    barrier = threading.Barrier(len(batches))
     errors: list[BaseException] = []
 
-    def worker() -> None:
+    def worker(items: list[PostingItem]) -> None:
         try:
             barrier.wait()
             ledger_post_batch(organisation=org.organisation, items=items, today=date(2026, 11, 20))
@@ -29,10 +31,10 @@ def _hammer(org: Org, items: list[PostingItem], threads: int = 20) -> list[BaseE
         finally:
             connection.close()
 
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for thread in threads:
         thread.start()
-    for thread in pool:
+    for thread in threads:
         thread.join(timeout=60)
     return errors
 
@@ -45,7 +47,7 @@ def test_twenty_threads_posting_the_same_source_make_one_entry() -> None:
         effective_date=date(2026, 11, 10),
         amount=30,
     )
-    assert _hammer(org, [item]) == []
+    assert _in_parallel(org, [[item]] * 20) == []
     assert LedgerEntry.objects.filter(idempotency_key="declaration-item:42").count() == 1
     assert Account.objects.get(member=org.worker_a1).lifetime_total == 530
     assert ledger_verify() == []
@@ -53,7 +55,7 @@ def test_twenty_threads_posting_the_same_source_make_one_entry() -> None:
 
 def test_twenty_threads_posting_different_sources_for_one_member_lose_nothing() -> None:
     org = Org("conc2")
-    barrier_items = [
+    batches = [
         [
             PostingItem(
                 member_id=org.worker_a1.pk,
@@ -64,25 +66,6 @@ def test_twenty_threads_posting_different_sources_for_one_member_lose_nothing() 
         ]
         for n in range(20)
     ]
-    errors: list[BaseException] = []
-    threads = []
-    barrier = threading.Barrier(20)
-
-    def worker(items: list[PostingItem]) -> None:
-        try:
-            barrier.wait()
-            ledger_post_batch(organisation=org.organisation, items=items, today=date(2026, 11, 20))
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    for items in barrier_items:
-        threads.append(threading.Thread(target=worker, args=(items,)))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    assert _in_parallel(org, batches) == []
     assert Account.objects.get(member=org.worker_a1).lifetime_total == 520
     assert ledger_verify() == []
