@@ -185,20 +185,26 @@ def member_rank(
             inside = higher.filter(total__lt=(bucket + 1) * RANK_BUCKET_WIDTH).count()
             return above + inside + 1, total
     if unit is not None:
-        # Drive from the unit's members (a few hundred primary-key probes) rather than from
-        # every higher total in the organisation.
-        members = list(
-            Member.objects.filter(
-                organisation_id=member.organisation_id, unit__path__startswith=unit.path
-            ).values_list("pk", flat=True)
-        )
         if kind != ALL_TIME and start is not None:
-            totals = PeriodTotal.objects.filter(
-                member_id__in=members, period_kind=kind, period_start=period_start(kind, start)
-            ).values_list("total", flat=True)
-            return sum(1 for other in totals if other > total) + 1, total
-        higher = higher.filter(member_id__in=members)
+            return _unit_rank(unit, kind, period_start(kind, start), total), total
+        higher = higher.filter(member__unit__path__startswith=unit.path)
     return higher.count() + 1, total
+
+
+def _unit_rank(unit: OrgUnit, kind: str, begin: date, total: int) -> int:
+    """1 + the higher totals among the unit subtree's members, driven from the members (a
+    primary-key probe each) rather than from every higher total in the organisation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH unit_members AS MATERIALIZED (SELECT m.id FROM points_member m "
+            "JOIN points_orgunit u ON u.id = m.unit_id WHERE u.organisation_id = %s "
+            "AND u.path LIKE %s) "
+            "SELECT count(*) FROM unit_members um JOIN points_periodtotal t "
+            "ON t.member_id = um.id AND t.period_kind = %s AND t.period_start = %s "
+            "WHERE t.total > %s",
+            [unit.organisation_id, unit.path + "%", kind, begin, total],
+        )
+        return int(cursor.fetchone()[0]) + 1
 
 
 # --- grades -----------------------------------------------------------------------------
@@ -320,7 +326,7 @@ def member_statement(
             totals[period_kind] = total
     entries = list(
         LedgerEntry.objects.filter(member=member)
-        .select_related("rule_item", "approved_by", "source_type", "reverses")
+        .select_related("rule_item", "approved_by")
         .order_by("-booked_on", "-id")[:limit]
     )
     mine = totals[kind]
