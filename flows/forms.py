@@ -1,0 +1,118 @@
+"""Declaration forms: every bad input gets a clear, translated message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from flows.evidence import CheckedEvidence, evidence_check
+from flows.models import DeclarationItem
+from points.models import Member, Period, RuleItem
+from points.periods import month_start, organisation_today
+from points.selectors.catalog import rule_items_for_unit
+
+
+class EvidenceInput(forms.ClearableFileInput):
+    """Several files at once; on a phone the camera opens straight from the form."""
+
+    allow_multiple_selected = True
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"accept": "image/*,application/pdf", "capture": "environment"})
+
+
+class EvidenceField(forms.FileField):
+    widget = EvidenceInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(EvidenceField, self).clean(f, initial) for f in files]
+
+
+class DeclarationItemForm(forms.ModelForm):
+    evidence = EvidenceField(label=gettext_lazy("evidence (photos or PDF)"), required=False)
+
+    class Meta:
+        model = DeclarationItem
+        fields = ["rule_item", "quantity", "points", "event_date", "place", "description"]
+        widgets = {"event_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+        rule_field = self.fields["rule_item"]
+        assert isinstance(rule_field, forms.ModelChoiceField)
+        rule_field.queryset = RuleItem.objects.filter(organisation=member.organisation)
+        self.fields["points"].required = False
+        self.checked_evidence: list[CheckedEvidence] = []
+
+    def clean_rule_item(self) -> RuleItem:
+        rule: RuleItem = self.cleaned_data["rule_item"]
+        if not rule.active:
+            raise ValidationError(_("“%(rule)s” is no longer in force.") % {"rule": rule.name})
+        if not rule_items_for_unit(unit=self.member.unit).filter(pk=rule.pk).exists():
+            raise ValidationError(
+                _("“%(rule)s” does not apply to %(unit)s.")
+                % {"rule": rule.name, "unit": self.member.unit.name}
+            )
+        return rule
+
+    def clean_event_date(self) -> Any:
+        day = self.cleaned_data["event_date"]
+        organisation = self.member.organisation
+        if day > organisation_today(organisation):
+            raise ValidationError(_("The date of the event cannot be in the future."))
+        closed = Period.objects.filter(
+            organisation=organisation, month=month_start(day), closed_at__isnull=False
+        ).exists()
+        if closed:
+            raise ValidationError(
+                _("%(month)s is closed; events of a closed month cannot be declared.")
+                % {"month": f"{day:%Y-%m}"}
+            )
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rule: RuleItem | None = data.get("rule_item")
+        if rule is None:
+            return data
+        points = data.get("points")
+        if rule.is_fixed:
+            data["points"] = rule.points_min
+        elif points is None:
+            self.add_error(
+                "points",
+                _("Choose the points, from %(min)s to %(max)s.")
+                % {"min": rule.points_min, "max": rule.points_max},
+            )
+        elif not rule.points_min <= points <= rule.points_max:
+            self.add_error(
+                "points",
+                _("The points must be from %(min)s to %(max)s.")
+                % {"min": rule.points_min, "max": rule.points_max},
+            )
+        files = data.get("evidence") or []
+        if rule.evidence_required and not files:
+            self.add_error(
+                "evidence",
+                _("“%(rule)s” needs evidence: add a photo or a PDF.") % {"rule": rule.name},
+            )
+        policy = self.member.organisation.policy
+        for upload in files:
+            try:
+                self.checked_evidence.append(
+                    evidence_check(
+                        upload=upload,
+                        max_bytes=policy.max_upload_mb * 1024 * 1024,
+                        keep_metadata=policy.keep_photo_location,
+                        today=organisation_today(self.member.organisation),
+                    )
+                )
+            except ValidationError as error:
+                self.add_error("evidence", f"{upload.name}: {error.messages[0]}")
+        return data

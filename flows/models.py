@@ -1,0 +1,107 @@
+"""Declarations (申报): a member's claim, item by item, with evidence.
+
+The records a declaration flow works on. The flow itself (review, tiers, escalation) is
+built on these; approved items wait in the pending pool for the HR summary and reach the
+ledger only after publicity.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from points.models import Member, Organisation, RuleItem
+
+
+class DeclarationStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("waiting for review")
+    RETURNED = "returned", _("returned for revision")
+    ESCALATED = "escalated", _("escalated")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class Declaration(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="declarations", verbose_name=_("member")
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=DeclarationStatus.choices,
+        default=DeclarationStatus.SUBMITTED,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("declaration")
+        verbose_name_plural = _("declarations")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at"], name="declaration_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member.name} #{self.pk}"
+
+
+class DeclarationItem(models.Model):
+    """One claimed rule item. ``points`` is per unit: the rule's fixed value, or a value the
+    member chose inside the rule's range; the reviewer may adjust it within the range."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="items")
+    rule_item = models.ForeignKey(
+        RuleItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("rule item")
+    )
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    points = models.PositiveIntegerField(_("points per unit"))
+    event_date = models.DateField(_("date of the event"))
+    place = models.CharField(_("place"), max_length=200)
+    description = models.TextField(_("description"), max_length=2000)
+    approved_points = models.PositiveIntegerField(_("approved points per unit"), null=True)
+    adjustment_reason = models.CharField(_("reason for the adjustment"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("declaration item")
+        verbose_name_plural = _("declaration items")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="item_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_item} × {self.quantity}"
+
+    @property
+    def signed_total(self) -> int:
+        """Points this item claims (or was approved for), with the rule's sign."""
+        per_unit = self.approved_points if self.approved_points is not None else self.points
+        return self.rule_item.sign * per_unit * self.quantity
+
+
+class Evidence(models.Model):
+    """A checked photo or PDF, stored under a generated name outside the static root."""
+
+    item = models.ForeignKey(DeclarationItem, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(_("file"), max_length=200)
+    content_type = models.CharField(max_length=50)
+    original_name = models.CharField(_("uploaded as"), max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -1,0 +1,169 @@
+"""Submitting a declaration: the form refuses every bad input with a translated message and
+writes nothing; a good one is stored with its evidence under generated names."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.datastructures import MultiValueDict
+from PIL import Image
+
+from flows.forms import DeclarationItemForm
+from flows.models import Declaration, DeclarationItem, Evidence
+from flows.services import declaration_submit
+from points.services.accounts import period_close
+from tests.conftest import Org
+from tests.factories import RuleItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _photo(name: str = "photo.jpg") -> SimpleUploadedFile:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "blue").save(out, "JPEG")
+    return SimpleUploadedFile(name, out.getvalue(), content_type="image/jpeg")
+
+
+@pytest.fixture
+def praise(org: Org) -> Any:
+    return RuleItemFactory(
+        organisation=org.organisation,
+        code="SVC-001",
+        name="顾客表扬",
+        category="service",
+        kind="award",
+        points_min=50,
+        points_max=50,
+        evidence_required=True,
+    )
+
+
+@pytest.fixture
+def suggestion(org: Org) -> Any:
+    return RuleItemFactory(
+        organisation=org.organisation,
+        code="SUG-001",
+        name="合理化建议",
+        category="suggestion",
+        kind="award",
+        points_min=10,
+        points_max=100,
+    )
+
+
+def _form(org: Org, rule: Any, files: list[Any] | None = None, **data: Any) -> DeclarationItemForm:
+    fields = {
+        "rule_item": rule.pk,
+        "quantity": 1,
+        "event_date": "2026-11-10",
+        "place": "二号车间",
+        "description": "顾客来电表扬",
+        **data,
+    }
+    return DeclarationItemForm(
+        data=fields, files=MultiValueDict({"evidence": files or []}), member=org.worker_a1
+    )
+
+
+def _errors(form: DeclarationItemForm) -> str:
+    assert not form.is_valid()
+    return " ".join(str(m) for messages in form.errors.values() for m in messages)
+
+
+def test_a_good_declaration_is_stored_with_its_evidence(org: Org, praise: Any) -> None:
+    form = _form(org, praise, files=[_photo("../../../etc/passwd.jpg")])
+    assert form.is_valid(), form.errors
+    declaration = declaration_submit(
+        user=org.worker_a1.user, member=org.worker_a1, item_forms=[form]
+    )
+    item = declaration.items.get()
+    assert item.points == 50 and item.signed_total == 50
+    evidence = item.evidence.get()
+    assert evidence.original_name == "passwd.jpg"
+    assert evidence.file.name.startswith("evidence/2026/11/") and "passwd" not in evidence.file.name
+    assert evidence.content_type == "image/jpeg"
+
+
+def test_points_in_a_range_are_chosen_and_checked(org: Org, suggestion: Any) -> None:
+    assert "10" in _errors(_form(org, suggestion))  # no points chosen
+    assert "10" in _errors(_form(org, suggestion, points=101))
+    form = _form(org, suggestion, points=60)
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event_date": "2026-11-25"}, "不能是将来"),
+        ({"event_date": "2026-10-10"}, "已关闭"),
+    ],
+)
+def test_bad_dates_are_refused(
+    org: Org, suggestion: Any, change: dict[str, Any], message: str
+) -> None:
+    period_close(organisation=org.organisation, month=date(2026, 10, 1))
+    assert message in _errors(_form(org, suggestion, points=20, **change))
+
+
+def test_an_inactive_or_out_of_scope_rule_is_refused(org: Org, suggestion: Any) -> None:
+    suggestion.active = False
+    suggestion.save()
+    assert "不再有效" in _errors(_form(org, suggestion, points=20))
+    other = RuleItemFactory(
+        organisation=org.organisation, kind="award", points_min=5, points_max=5, name="乙部门专项"
+    )
+    other.units.set([org.dept_b])
+    assert "不适用于" in _errors(_form(org, other))
+
+
+def test_missing_evidence_is_refused(org: Org, praise: Any) -> None:
+    assert "证明材料" in _errors(_form(org, praise))
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (SimpleUploadedFile("x.jpg", b"GIF89a<html><script>alert(1)</script>"), "只接受"),
+        (
+            SimpleUploadedFile("x.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024) + b"%%EOF"),
+            "超过 10 MB",
+        ),
+    ],
+)
+def test_bad_uploads_are_refused_and_nothing_is_written(
+    org: Org, praise: Any, upload: Any, message: str
+) -> None:
+    assert message in _errors(_form(org, praise, files=[upload]))
+    assert not Declaration.objects.exists() and not Evidence.objects.exists()
+    assert not DeclarationItem.objects.exists()
+
+
+def test_a_recorder_declares_for_members_in_scope_only(org: Org, suggestion: Any) -> None:
+    form = _form(org, suggestion, points=20)
+    assert form.is_valid()
+    declaration = declaration_submit(
+        user=org.recorder.user, member=org.worker_a1, item_forms=[form]
+    )
+    assert declaration.submitted_by == org.recorder.user
+    form = DeclarationItemForm(
+        data={
+            "rule_item": suggestion.pk,
+            "quantity": 1,
+            "points": 20,
+            "event_date": "2026-11-10",
+            "place": "乙部门",
+            "description": "代申报",
+        },
+        member=org.worker_b,
+    )
+    assert form.is_valid(), form.errors
+    with pytest.raises(PermissionDenied):
+        declaration_submit(user=org.recorder.user, member=org.worker_b, item_forms=[form])
+    with pytest.raises(PermissionDenied):
+        declaration_submit(user=org.worker_b.user, member=org.worker_a1, item_forms=[form])
+    assert Declaration.objects.count() == 1
