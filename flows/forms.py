@@ -97,7 +97,8 @@ class DeclarationItemForm(forms.ModelForm):
                 % {"min": rule.points_min, "max": rule.points_max},
             )
         files = data.get("evidence") or []
-        if rule.evidence_required and not files:
+        has_evidence = bool(self.instance.pk) and self.instance.evidence.exists()
+        if rule.evidence_required and not files and not has_evidence:
             self.add_error(
                 "evidence",
                 _("“%(rule)s” needs evidence: add a photo or a PDF.") % {"rule": rule.name},

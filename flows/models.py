@@ -40,6 +40,22 @@ class Declaration(models.Model):
         choices=DeclarationStatus.choices,
         default=DeclarationStatus.SUBMITTED,
     )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    process = models.OneToOneField(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="declaration",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -68,6 +84,12 @@ class DeclarationItem(models.Model):
     description = models.TextField(_("description"), max_length=2000)
     approved_points = models.PositiveIntegerField(_("approved points per unit"), null=True)
     adjustment_reason = models.CharField(_("reason for the adjustment"), max_length=500, blank=True)
+    pool_month = models.DateField(
+        _("pending pool month"),
+        null=True,
+        blank=True,
+        help_text=_("Set on approval: the open month whose HR summary gathers the item."),
+    )
 
     class Meta:
         verbose_name = _("declaration item")

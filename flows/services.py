@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from flows.forms import DeclarationItemForm
-from flows.models import Declaration, Evidence
+from flows.models import Declaration, DeclarationStatus, Evidence
 from points.models import AuditEvent, Member, MemberStatus
+from points.periods import month_start, organisation_today
 from points.roles import Role
-from points.selectors.org import member_for_user, members_in_scope, user_roles
+from points.selectors.org import (
+    member_for_user,
+    member_superior,
+    members_in_scope,
+    unit_ancestors,
+    user_roles,
+)
 
 
 def declaration_may_submit_for(*, user: Any, member: Member) -> bool:
@@ -43,7 +50,10 @@ def declaration_submit(
     if not item_forms:
         raise ValueError("a declaration has at least one item")
     declaration = Declaration.objects.create(
-        organisation=member.organisation, member=member, submitted_by=user
+        organisation=member.organisation,
+        member=member,
+        submitted_by=user,
+        reviewer=declaration_first_reviewer(member=member).user,
     )
     for form in item_forms:
         item = form.save(commit=False)
@@ -68,3 +78,177 @@ def declaration_submit(
         data={"declaration": declaration.pk, "items": len(item_forms)},
     )
     return declaration
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+class ReviewAction:
+    APPROVE = "approve"
+    REJECT = "reject"
+    RETURN = "return"
+    CHOICES = (APPROVE, REJECT, RETURN)
+
+
+def declaration_amount(*, declaration: Declaration) -> int:
+    """The size of a declaration for authority tiers: the sum of its items' points."""
+    return sum(abs(item.signed_total) for item in declaration.items.select_related("rule_item"))
+
+
+def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | None:
+    """Points the reviewer may approve alone on this declaration: the tier of the unit they
+    lead above the member (None: no limit)."""
+    for unit in [declaration.member.unit, *unit_ancestors(unit=declaration.member.unit)]:
+        if unit.leader_id == reviewer.pk:
+            tier = unit.authority_tier
+            return None if tier is None else tier.max_points
+    return 0
+
+
+def declaration_first_reviewer(*, member: Member) -> Member:
+    superior = member_superior(member=member)
+    if superior is None or superior.user_id is None:
+        raise ValidationError(
+            _("Nobody above %(member)s can review this declaration; ask HR.")
+            % {"member": member.name}
+        )
+    return superior
+
+
+@transaction.atomic
+def declaration_review(
+    *,
+    declaration: Declaration,
+    user: Any,
+    action: str,
+    reason: str = "",
+    adjusted: dict[int, int] | None = None,
+) -> Declaration:
+    """The current reviewer decides. Approving within the reviewer's tier puts the items in
+    the open month's pending pool; above it, the declaration escalates to the next leader
+    up. Rejecting or returning needs a reason; so does any adjustment, which must stay
+    inside the rule's range."""
+    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    if declaration.reviewer_id != user.pk or declaration.member.user_id == user.pk:
+        raise PermissionDenied(_("You may not review this declaration."))
+    if declaration.status not in (DeclarationStatus.SUBMITTED, DeclarationStatus.ESCALATED):
+        raise ValidationError(_("This declaration is not waiting for review."))
+    if action not in ReviewAction.CHOICES:
+        raise ValidationError(_("Choose approve, reject or return."))
+    reason = reason.strip()
+    items = list(declaration.items.select_related("rule_item"))
+    if action in (ReviewAction.REJECT, ReviewAction.RETURN) and not reason:
+        raise ValidationError(_("Give a reason for rejecting or returning."))
+    changed = {
+        pk: points
+        for pk, points in (adjusted or {}).items()
+        if any(i.pk == pk and (i.approved_points or i.points) != points for i in items)
+    }
+    if changed and not reason:
+        raise ValidationError(_("Give a reason for adjusting the points."))
+    for item in items:
+        if item.pk in changed:
+            rule = item.rule_item
+            if not rule.points_min <= changed[item.pk] <= rule.points_max:
+                raise ValidationError(
+                    _("“%(rule)s” allows %(min)s to %(max)s points.")
+                    % {"rule": rule.name, "min": rule.points_min, "max": rule.points_max}
+                )
+            item.approved_points = changed[item.pk]
+            item.adjustment_reason = reason
+            item.save(update_fields=["approved_points", "adjustment_reason"])
+
+    reviewer = member_for_user(user=user)
+    decision = action
+    if action == ReviewAction.REJECT:
+        declaration.status = DeclarationStatus.REJECTED
+    elif action == ReviewAction.RETURN:
+        declaration.status = DeclarationStatus.RETURNED
+    else:
+        assert reviewer is not None
+        limit = reviewer_tier_limit(reviewer=reviewer, declaration=declaration)
+        if limit is not None and declaration_amount(declaration=declaration) > limit:
+            above = member_superior(member=reviewer)
+            if above is not None and above.user_id and above.pk != declaration.member_id:
+                declaration.status = DeclarationStatus.ESCALATED
+                declaration.reviewer = above.user
+                decision = "escalate"
+        if decision == ReviewAction.APPROVE:
+            declaration.status = DeclarationStatus.APPROVED
+            month = month_start(organisation_today(declaration.organisation))
+            for item in items:
+                if item.approved_points is None:
+                    item.approved_points = item.points
+                item.pool_month = month
+                item.save(update_fields=["approved_points", "pool_month"])
+    declaration.decision_reason = reason
+    declaration.save(update_fields=["status", "reviewer", "decision_reason", "updated_at"])
+    AuditEvent.objects.create(
+        organisation=declaration.organisation,
+        actor=user,
+        action=f"declaration.{decision}",
+        member=declaration.member,
+        object_repr=str(declaration)[:200],
+        data={
+            "declaration": declaration.pk,
+            "reason": reason,
+            "adjusted": {str(k): v for k, v in changed.items()},
+        },
+    )
+    return declaration
+
+
+@transaction.atomic
+def declaration_resubmit(
+    *, declaration: Declaration, user: Any, item_forms: Sequence[DeclarationItemForm]
+) -> Declaration:
+    """The member (or the recorder who declared) edits a returned declaration and sends it
+    back to the same reviewer."""
+    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    if user.pk not in (declaration.member.user_id, declaration.submitted_by_id):
+        raise PermissionDenied(_("You may not revise this declaration."))
+    if declaration.status != DeclarationStatus.RETURNED:
+        raise ValidationError(_("Only a returned declaration can be revised."))
+    for form in item_forms:
+        item = form.save(commit=False)
+        item.declaration = declaration
+        item.approved_points = None
+        item.save()
+        for checked in form.checked_evidence:
+            evidence = Evidence(
+                item=item,
+                content_type=checked.content_type,
+                original_name=checked.original_name,
+                size=checked.size,
+                uploaded_by=user,
+            )
+            evidence.file.save(checked.content.name, checked.content, save=False)
+            evidence.save()
+    declaration.status = DeclarationStatus.SUBMITTED
+    declaration.save(update_fields=["status", "updated_at"])
+    AuditEvent.objects.create(
+        organisation=declaration.organisation,
+        actor=user,
+        action="declaration.resubmit",
+        member=declaration.member,
+        object_repr=str(declaration)[:200],
+        data={"declaration": declaration.pk},
+    )
+    return declaration
+
+
+def declaration_visible_to(*, user: Any) -> Any:
+    """Declarations a user may see: their own, those they submitted or review(ed), those of
+    members in the units they lead, and, for HR and the committee, their organisation's."""
+    from django.db.models import Q
+
+    member = member_for_user(user=user)
+    if member is None:
+        return Declaration.objects.none()
+    roles = user_roles(user=user)
+    visible = Q(member__user=user) | Q(submitted_by=user) | Q(reviewer=user)
+    if Role.HR in roles or Role.COMMITTEE in roles:
+        visible |= Q(organisation=member.organisation)
+    for unit in member.led_units.all():
+        visible |= Q(member__unit__path__startswith=unit.path)
+    return Declaration.objects.filter(organisation=member.organisation).filter(visible)

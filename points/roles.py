@@ -18,7 +18,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("administrator")
 
 
-_VIEW_CATALOG = ["points.view_ruleitem", "points.view_orgunit"]
+_VIEW_CATALOG = ["points.view_ruleitem", "points.view_orgunit", "viewflow.view_process"]
 
 #: Model permissions each role's group holds. Object-level scope (own organisation, own
 #: unit subtree, never one's own declaration) is checked by the views and services on top.
@@ -44,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "points.view_historicalruleitem",
     ],
     Role.ADMIN: [
+        "viewflow.view_process",
         "points.view_organisation",
         "points.view_policy",
         "points.change_policy",

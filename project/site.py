@@ -8,7 +8,10 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
+from viewflow.workflow.flow import FlowAppViewset
 
+from flows.flows import DeclarationFlow
+from flows.views import MyDeclarationsView
 from points.views import HomeView, RuleCatalogView
 
 
@@ -20,6 +23,13 @@ class RuleCatalogViewset(AppMenuMixin, Viewset):
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         return bool(user.has_perm("points.view_ruleitem"))
+
+
+class DeclarationViewset(FlowAppViewset):
+    """viewflow's flow pages, with the process list scoped to what the user may see."""
+
+    index_path = path("", MyDeclarationsView.as_view(), name="index")
+    process_list_path = path("list/", MyDeclarationsView.as_view(), name="process_list")
 
 
 class PointsSite(Site):
@@ -36,6 +46,12 @@ site = PointsSite(
             icon="stars",
             app_name="points",
             viewsets=[RuleCatalogViewset()],
+        ),
+        Application(
+            title=_("Declarations"),
+            icon="assignment",
+            app_name="declarations",
+            viewsets=[DeclarationViewset(DeclarationFlow, icon="edit_note")],
         ),
     ],
 )

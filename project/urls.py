@@ -4,11 +4,13 @@ from django.urls import path
 from django.views.i18n import set_language
 from viewflow.contrib.auth import AuthViewset
 
+from flows.views import evidence_download
 from project.site import site
 
 urlpatterns = [
     path("accounts/", AuthViewset(with_profile_view=False).urls),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("evidence/<int:pk>/", evidence_download, name="evidence_download"),
     path("", site.urls),
 ]

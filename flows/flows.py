@@ -1,0 +1,75 @@
+"""The declaration flow (申报): start → review by the superior → (escalate | return and
+revise | approve into the pending pool | reject). The Flow class is the one place that
+says which moves are allowed; services decide and record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+
+from flows import views
+from flows.models import Declaration, DeclarationStatus
+
+
+class DeclarationFlow(flow.Flow):
+    process_title = _("Declaration")
+    process_description = _("Claim points from the rule catalog with evidence.")
+
+    start = (
+        flow.Start(views.DeclarationStartView.as_view())
+        .Annotation(title=_("Declare points"))
+        .Available(lambda user: views.may_declare(user))
+        .Next(this.review)
+    )
+    review = (
+        flow.View(views.DeclarationReviewView.as_view())
+        .Annotation(title=_("Review the declaration"))
+        .Assign(this.current_reviewer)
+        .Next(this.route)
+    )
+    route = (
+        flow.Switch()
+        .Case(this.review, this.is_escalated)
+        .Case(this.revise, this.is_returned)
+        .Default(this.end)
+    )
+    revise = (
+        flow.View(views.DeclarationReviseView.as_view())
+        .Annotation(title=_("Revise the declaration"))
+        .Assign(this.declarant)
+        .Next(this.review)
+    )
+    end = flow.End()
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        """The flow's pages need the process view permission (every role has it); a
+        process itself only for those who may see its declaration."""
+        if not super().has_view_permission(user):
+            return False
+        if obj is None:
+            return True
+        from flows.services import declaration_visible_to
+
+        return bool(declaration_visible_to(user=user).filter(process=obj).exists())
+
+    # The declaration is read afresh each time: the process object may hold a stale copy.
+
+    def _declaration(self, activation: Any) -> Declaration:
+        return Declaration.objects.select_related("reviewer", "submitted_by").get(
+            process_id=activation.process.pk
+        )
+
+    def current_reviewer(self, activation: Any) -> Any:
+        return self._declaration(activation).reviewer
+
+    def declarant(self, activation: Any) -> Any:
+        return self._declaration(activation).submitted_by
+
+    def is_escalated(self, activation: Any) -> bool:
+        return self._declaration(activation).status == DeclarationStatus.ESCALATED
+
+    def is_returned(self, activation: Any) -> bool:
+        return self._declaration(activation).status == DeclarationStatus.RETURNED

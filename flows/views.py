@@ -1,0 +1,303 @@
+"""Views of the declaration flow. They hold no rules: forms validate, services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import BaseFormSet, formset_factory
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import ListView
+
+from flows.forms import DeclarationItemForm
+from flows.models import Declaration, Evidence
+from flows.services import (
+    ReviewAction,
+    declaration_may_submit_for,
+    declaration_resubmit,
+    declaration_review,
+    declaration_submit,
+    declaration_visible_to,
+)
+from points.models import Member, MemberStatus
+from points.roles import Role
+from points.selectors.org import member_for_user, members_in_scope, user_roles
+
+MAX_ITEMS = 5
+
+
+def may_declare(user: Any) -> bool:
+    member = member_for_user(user=user)
+    return member is not None and member.status == MemberStatus.ACTIVE
+
+
+def _declarable_members(user: Any) -> list[Member]:
+    member = member_for_user(user=user)
+    if member is None:
+        return []
+    if Role.RECORDER in user_roles(user=user):
+        return list(members_in_scope(unit=member.unit).select_related("unit").order_by("name"))
+    return [member]
+
+
+class ItemFormSet(BaseFormSet):  # type: ignore[type-arg]
+    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+        self.member = member
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {"member": self.member}
+
+    def filled_forms(self) -> list[DeclarationItemForm]:
+        return [form for form in self.forms if form.has_changed()]
+
+    def clean(self) -> None:
+        if not any(form.has_changed() for form in self.forms):
+            raise ValidationError(_("Add at least one item."))
+
+
+def _item_formset(extra: int) -> type[ItemFormSet]:
+    formset: type[ItemFormSet] = formset_factory(  # type: ignore[assignment]
+        DeclarationItemForm,
+        formset=ItemFormSet,
+        extra=extra,
+        max_num=MAX_ITEMS,
+        absolute_max=MAX_ITEMS,
+    )
+    return formset
+
+
+ItemForms = _item_formset(extra=1)
+
+
+class DeclarantForm(forms.Form):
+    member = forms.ModelChoiceField(
+        queryset=Member.objects.none(), label=gettext_lazy("declare for")
+    )
+
+    def __init__(self, *args: Any, choices: list[Member], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["member"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Member.objects.filter(pk__in=[m.pk for m in choices])
+        if len(choices) == 1:
+            field.initial = choices[0].pk
+
+
+class DeclarationStartView(View):
+    """Start a declaration: one form per item, evidence from the camera on a phone."""
+
+    template_name = "flows/declaration_start.html"
+
+    def _context(self, request: HttpRequest, declarant: DeclarantForm, items: Any) -> Any:
+        return render(
+            request,
+            self.template_name,
+            {"declarant": declarant, "items": items, "activation": request.activation},  # type: ignore[attr-defined]
+        )
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        choices = _declarable_members(request.user)
+        declarant = DeclarantForm(choices=choices)
+        return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        choices = _declarable_members(request.user)
+        declarant = DeclarantForm(request.POST, choices=choices)
+        if not declarant.is_valid():
+            return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
+        member = declarant.cleaned_data["member"]
+        items = ItemForms(request.POST, request.FILES, member=member, prefix="items")
+        if not items.is_valid():
+            return self._context(request, declarant, items)
+        if not declaration_may_submit_for(user=request.user, member=member):
+            raise PermissionDenied
+        activation = request.activation  # type: ignore[attr-defined]
+        activation.process.save()
+        try:
+            declaration = declaration_submit(
+                user=request.user, member=member, item_forms=items.filled_forms()
+            )
+        except ValidationError as error:
+            declarant.add_error(None, error)
+            return self._context(request, declarant, items)
+        declaration.process = activation.process
+        declaration.save(update_fields=["process"])
+        activation.execute()
+        messages.success(
+            request,
+            _("Your declaration was sent to %(reviewer)s.") % {"reviewer": declaration.reviewer},
+        )
+        return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class ReviewForm(forms.Form):
+    action = forms.ChoiceField(
+        label=gettext_lazy("decision"),
+        choices=[
+            (ReviewAction.APPROVE, gettext_lazy("approve")),
+            (ReviewAction.RETURN, gettext_lazy("return for revision")),
+            (ReviewAction.REJECT, gettext_lazy("reject")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(label=gettext_lazy("reason"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, declaration: Declaration, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.declaration = declaration
+        for item in declaration.items.select_related("rule_item"):
+            rule = item.rule_item
+            if not rule.is_fixed:
+                self.fields[f"points_{item.pk}"] = forms.IntegerField(
+                    label=f"{rule.name} ({rule.points_min}–{rule.points_max})",
+                    initial=item.approved_points or item.points,
+                    required=False,
+                )
+
+    def adjusted(self) -> dict[int, int]:
+        return {
+            int(name.removeprefix("points_")): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("points_") and value is not None
+        }
+
+
+def _task_declaration(request: HttpRequest) -> Declaration:
+    declaration: Declaration = request.activation.process.declaration  # type: ignore[attr-defined]
+    return declaration
+
+
+class DeclarationReviewView(View):
+    template_name = "flows/declaration_review.html"
+
+    def _render(self, request: HttpRequest, form: ReviewForm) -> HttpResponse:
+        declaration = _task_declaration(request)
+        return render(
+            request,
+            self.template_name,
+            {
+                "declaration": declaration,
+                "items": declaration.items.select_related("rule_item").prefetch_related("evidence"),
+                "form": form,
+                "activation": request.activation,  # type: ignore[attr-defined]
+            },
+        )
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return self._render(request, ReviewForm(declaration=_task_declaration(request)))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        declaration = _task_declaration(request)
+        form = ReviewForm(request.POST, declaration=declaration)
+        if not form.is_valid():
+            return self._render(request, form)
+        try:
+            declaration_review(
+                declaration=declaration,
+                user=request.user,
+                action=form.cleaned_data["action"],
+                reason=form.cleaned_data["reason"],
+                adjusted=form.adjusted(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self._render(request, form)
+        activation = request.activation  # type: ignore[attr-defined]
+        activation.execute()
+        messages.success(request, _("Your decision was recorded."))
+        return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class DeclarationReviseView(View):
+    template_name = "flows/declaration_revise.html"
+
+    def _formset(self, request: HttpRequest, declaration: Declaration, data: Any = None) -> Any:
+        formset = _item_formset(extra=0)
+        items = list(declaration.items.order_by("pk"))
+        forms_ = formset(
+            data,
+            request.FILES or None,
+            member=declaration.member,
+            prefix="items",
+            initial=[{} for _ in items],
+        )
+        for form, item in zip(forms_.forms, items, strict=False):
+            form.instance = item
+            if data is None:
+                form.initial = {
+                    f: getattr(item, f) for f in DeclarationItemForm.Meta.fields if f != "rule_item"
+                } | {"rule_item": item.rule_item_id}
+        return forms_
+
+    def _render(self, request: HttpRequest, declaration: Declaration, items: Any) -> Any:
+        return render(
+            request,
+            self.template_name,
+            {
+                "declaration": declaration,
+                "items": items,
+                "activation": request.activation,  # type: ignore[attr-defined]
+            },
+        )
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        declaration = _task_declaration(request)
+        return self._render(request, declaration, self._formset(request, declaration))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        declaration = _task_declaration(request)
+        items = self._formset(request, declaration, request.POST)
+        for form in items.forms:
+            form.empty_permitted = False
+        if not all(form.is_valid() for form in items.forms):
+            return self._render(request, declaration, items)
+        declaration_resubmit(declaration=declaration, user=request.user, item_forms=items.forms)
+        activation = request.activation  # type: ignore[attr-defined]
+        activation.execute()
+        messages.success(
+            request,
+            _("Your declaration went back to %(reviewer)s.") % {"reviewer": declaration.reviewer},
+        )
+        return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class MyDeclarationsView(ListView):
+    """Declarations the user may see, newest first, with their status."""
+
+    template_name = "flows/declaration_list.html"
+    paginate_by = 30
+
+    def get_queryset(self) -> Any:
+        return (
+            declaration_visible_to(user=self.request.user)
+            .select_related("member", "member__unit", "reviewer")
+            .prefetch_related("items__rule_item")
+            .order_by("-created_at", "-pk")
+        )
+
+
+def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+    """An evidence file, only for users who may see its declaration; always an attachment,
+    never sniffed as anything else."""
+    evidence = get_object_or_404(Evidence.objects.select_related("item__declaration"), pk=pk)
+    if (
+        not declaration_visible_to(user=request.user)
+        .filter(pk=evidence.item.declaration_id)
+        .exists()
+    ):
+        raise Http404
+    response = FileResponse(
+        evidence.file.open("rb"),
+        as_attachment=True,
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
