@@ -6,3 +6,9 @@ class FlowsConfig(AppConfig):
     name = "flows"
     verbose_name = _("Processes")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from flows.demo import seed_declarations
+        from points.demo.seed import register_demo
+
+        register_demo(seed_declarations)

@@ -32,6 +32,9 @@ class HomeView(TemplateView):
             Role=Role,
             role_labels=[label for value, label in Role.choices if value in roles],
             led_units=list(member.led_units.all()) if member else [],
+            open_tasks=user.task_set.filter(status="ASSIGNED").count()
+            if user.is_authenticated
+            else 0,
         )
         return context
 

@@ -7,6 +7,7 @@ second run changes nothing. Rule items come from ``catalog_data`` (the domain do
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -337,9 +338,22 @@ class _Seeder:
         self.rules(organisation, [r for r in RULES if r["source"].startswith("004 village")])
 
 
+#: Further demo builders, registered by other apps (flows adds declarations at every step);
+#: each is given the result to count what it created, and must be idempotent too.
+DEMO_EXTENSIONS: list[Callable[[SeedResult], None]] = []
+
+
+def register_demo(builder: Callable[[SeedResult], None]) -> Callable[[SeedResult], None]:
+    if builder not in DEMO_EXTENSIONS:
+        DEMO_EXTENSIONS.append(builder)
+    return builder
+
+
 @transaction.atomic
 def demo_seed() -> SeedResult:
     seeder = _Seeder()
     seeder.factory()
     seeder.village()
+    for builder in DEMO_EXTENSIONS:
+        builder(seeder.result)
     return seeder.result
