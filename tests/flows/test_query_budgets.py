@@ -1,0 +1,41 @@
+"""The inbox, the queue and the declaration list cost the same number of queries whatever
+the number of rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Org
+from tests.factories import RuleItemFactory
+from tests.flows.test_declaration_flow import _client, _declare
+
+pytestmark = pytest.mark.django_db
+PAGES = {
+    "list": "/declarations/declaration/",
+    "inbox": "/declarations/declaration/inbox/",
+    "queue": "/declarations/declaration/queue/",
+}
+
+
+def _queries(client: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_query_count_does_not_grow_with_rows(org: Org, page: str) -> None:
+    rule = RuleItemFactory(
+        organisation=org.organisation, kind="award", points_min=10, points_max=10
+    )
+    client = _client(org.leader_a1)
+    _declare(org.worker_a1, rule)
+    few = _queries(client, PAGES[page])
+    for _ in range(6):
+        _declare(org.worker_a1, rule)
+    assert _queries(client, PAGES[page]) <= few
+    assert few <= 25
