@@ -252,3 +252,80 @@ def declaration_visible_to(*, user: Any) -> Any:
     for unit in member.led_units.all():
         visible |= Q(member__unit__path__startswith=unit.path)
     return Declaration.objects.filter(organisation=member.organisation).filter(visible)
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+def _notify(user: Any, subject: str, body: str) -> None:
+    """E-mail after commit (console in the embedded default)."""
+    from django.core.mail import send_mail
+
+    if user is not None and user.email:
+        transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
+
+
+@transaction.atomic
+def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
+    """Remind a reviewer once after the policy's reminder days; after its escalation days,
+    pass the review to the next leader up (the task is reassigned). Safe to run again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from viewflow.workflow.status import STATUS
+
+    from flows.flows import DeclarationFlow
+
+    now = now or timezone.now()
+    counts = {"reminded": 0, "escalated": 0}
+    tasks = (
+        DeclarationFlow.task_class.objects.select_for_update()
+        .filter(flow_task=DeclarationFlow.review, status=STATUS.ASSIGNED)
+        .select_related("process", "owner")
+        .order_by("pk")
+    )
+    for task in tasks:
+        declaration = Declaration.objects.select_related("organisation__policy", "member").get(
+            process_id=task.process_id
+        )
+        policy = declaration.organisation.policy
+        age = now - task.created
+        if age >= timedelta(days=policy.review_escalation_days):
+            reviewer = member_for_user(user=task.owner)
+            above = member_superior(member=reviewer) if reviewer else None
+            if above is None or above.user is None or above.pk == declaration.member_id:
+                continue
+            declaration.reviewer = above.user
+            declaration.status = DeclarationStatus.ESCALATED
+            declaration.save(update_fields=["reviewer", "status", "updated_at"])
+            task.owner = above.user
+            task.created = now  # the new reviewer's clock starts now
+            task.data = {**(task.data or {}), "escalated_from": reviewer.pk if reviewer else None}
+            task.save(update_fields=["owner", "created", "data"])
+            AuditEvent.objects.create(
+                organisation=declaration.organisation,
+                action="declaration.escalate_overdue",
+                member=declaration.member,
+                object_repr=str(declaration)[:200],
+                data={"declaration": declaration.pk, "to": above.pk},
+            )
+            _notify(
+                above.user,
+                _("A declaration was escalated to you"),
+                _("%(member)s's declaration waited too long and is now yours to review.")
+                % {"member": declaration.member.name},
+            )
+            counts["escalated"] += 1
+        elif age >= timedelta(days=policy.review_reminder_days) and not (task.data or {}).get(
+            "reminded"
+        ):
+            task.data = {**(task.data or {}), "reminded": now.isoformat()}
+            task.save(update_fields=["data"])
+            _notify(
+                task.owner,
+                _("A declaration is waiting for your review"),
+                _("%(member)s's declaration has waited %(days)s days.")
+                % {"member": declaration.member.name, "days": age.days},
+            )
+            counts["reminded"] += 1
+    return counts

@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import QuerySet
 from django.views.generic import ListView, TemplateView
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from points.filters import RuleItemFilter
 from points.models import RuleItem
@@ -32,9 +34,7 @@ class HomeView(TemplateView):
             Role=Role,
             role_labels=[label for value, label in Role.choices if value in roles],
             led_units=list(member.led_units.all()) if member else [],
-            open_tasks=user.task_set.filter(status="ASSIGNED").count()
-            if user.is_authenticated
-            else 0,
+            open_tasks=Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED).count(),
         )
         return context
 

@@ -185,4 +185,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "points.tasks.post_fixed_points_for_last_month",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
     },
+    "declaration-deadlines-hourly": {
+        "task": "flows.tasks.declaration_deadlines",
+        "schedule": crontab(minute=5),
+    },
 }

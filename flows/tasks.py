@@ -1,0 +1,13 @@
+"""Celery tasks of the flows: thin, idempotent callers of services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from flows.services import declaration_deadlines_run
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def declaration_deadlines() -> dict[str, int]:
+    """Hourly: review reminders and escalations (safe to run twice)."""
+    return declaration_deadlines_run()
