@@ -1,0 +1,81 @@
+"""On a 390-px phone: a member declares points with a photo; the leader sees it in the inbox
+and approves it."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from flows.models import Declaration
+from tests.conftest import Org
+from tests.e2e.conftest import ARTIFACTS, browser_page, screenshot
+from tests.factories import TEST_PASSWORD, RuleItemFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def e2e_org(transactional_db: Any) -> Org:
+    org = Org("acme")
+    RuleItemFactory(
+        organisation=org.organisation,
+        code="SVC-001",
+        name="顾客表扬",
+        kind="award",
+        points_min=50,
+        points_max=50,
+        evidence_required=True,
+    )
+    return org
+
+
+def _login(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: Org) -> None:
+    photo = ARTIFACTS / "declare" / "scene.jpg"
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(buffer, "JPEG")
+    Path(photo).write_bytes(buffer.getvalue())
+    rule = e2e_org.organisation.rule_items.get(code="SVC-001")
+    worker, leader = e2e_org.worker_a1.user.username, e2e_org.leader_a1.user.username
+
+    with browser_page() as page:
+        _login(page, live_server.url, worker)
+        page.goto(f"{live_server.url}/declarations/declaration/start/")
+        page.select_option("select[name=items-0-rule_item]", str(rule.pk))
+        page.fill("input[name=items-0-event_date]", "2026-11-10")
+        page.fill("input[name=items-0-place]", "二号车间")
+        page.fill("textarea[name=items-0-description]", "顾客来电表扬服务周到")
+        page.set_input_files("input[name=items-0-evidence]", str(photo))
+        screenshot(page, "declare/01-start")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.click("form.pts-form button[type=submit]")
+        page.wait_for_load_state()
+        screenshot(page, "declare/02-submitted")
+
+        page.context.clear_cookies()
+        _login(page, live_server.url, leader)
+        page.goto(f"{live_server.url}/declarations/declaration/inbox/")
+        screenshot(page, "declare/03-inbox")
+        page.click("text=#1/2")
+        page.wait_for_url(re.compile(r".*/review/\d+/.*"))
+        page.wait_for_selector("form.pts-form")
+        assert "顾客来电表扬服务周到" in page.content()
+        screenshot(page, "declare/04-review")
+        page.check("input[name=action][value=approve]")
+        page.click("form.pts-form button[type=submit]")
+        page.wait_for_load_state()
+
+    assert Declaration.objects.get().status == "approved"
