@@ -11,7 +11,7 @@ from viewflow import this
 from viewflow.workflow import flow
 
 from flows import views
-from flows.models import Declaration, DeclarationStatus
+from flows.models import AwardNotice, Declaration, DeclarationStatus, NoticeStatus
 
 
 class DeclarationFlow(flow.Flow):
@@ -73,3 +73,43 @@ class DeclarationFlow(flow.Flow):
 
     def is_returned(self, activation: Any) -> bool:
         return self._declaration(activation).status == DeclarationStatus.RETURNED
+
+
+class AwardNoticeFlow(flow.Flow):
+    """奖扣分通知单: issued by a leader; above the issuer's tier the next level signs."""
+
+    process_title = _("Award notice")
+    process_description = _("A leader awards or deducts points to members of their units.")
+
+    start = (
+        flow.Start(views.NoticeStartView.as_view())
+        .Annotation(title=_("Issue an award or deduction notice"))
+        .Available(lambda user: views.may_issue_notice(user))
+        .Next(this.route)
+    )
+    route = flow.Switch().Case(this.sign, this.needs_signature).Default(this.end)
+    sign = (
+        flow.View(views.NoticeSignView.as_view())
+        .Annotation(title=_("Sign the notice"))
+        .Assign(this.signer)
+        .Next(this.end)
+    )
+    end = flow.End()
+
+    def _notice(self, activation: Any) -> AwardNotice:
+        return AwardNotice.objects.get(process_id=activation.process.pk)
+
+    def needs_signature(self, activation: Any) -> bool:
+        return self._notice(activation).status == NoticeStatus.AWAITING_SIGNATURE
+
+    def signer(self, activation: Any) -> Any:
+        return self._notice(activation).signer
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        if not super().has_view_permission(user):
+            return False
+        if obj is None:
+            return True
+        from flows.services import notice_visible_to
+
+        return bool(notice_visible_to(user=user).filter(process=obj).exists())

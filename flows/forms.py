@@ -117,3 +117,73 @@ class DeclarationItemForm(forms.ModelForm):
             except ValidationError as error:
                 self.add_error("evidence", f"{upload.name}: {error.messages[0]}")
         return data
+
+
+class AwardNoticeForm(forms.Form):
+    """A leader's notice to members of the units they lead."""
+
+    members = forms.ModelMultipleChoiceField(
+        queryset=Member.objects.none(), label=gettext_lazy("members")
+    )
+    rule_item = forms.ModelChoiceField(
+        queryset=RuleItem.objects.none(), label=gettext_lazy("rule item")
+    )
+    quantity = forms.IntegerField(
+        min_value=1, max_value=100, initial=1, label=gettext_lazy("quantity")
+    )
+    points = forms.IntegerField(required=False, label=gettext_lazy("points per unit"))
+    event_date = forms.DateField(
+        label=gettext_lazy("date of the event"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    description = forms.CharField(
+        max_length=2000, widget=forms.Textarea, label=gettext_lazy("description")
+    )
+
+    def __init__(self, *args: Any, issuer: Member, scope: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.issuer = issuer
+        members_field = self.fields["members"]
+        rule_field = self.fields["rule_item"]
+        assert isinstance(members_field, forms.ModelMultipleChoiceField)
+        assert isinstance(rule_field, forms.ModelChoiceField)
+        members_field.queryset = scope.exclude(pk=issuer.pk).order_by("name")
+        rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
+
+    def clean_event_date(self) -> Any:
+        day = self.cleaned_data["event_date"]
+        organisation = self.issuer.organisation
+        if day > organisation_today(organisation):
+            raise ValidationError(_("The date of the event cannot be in the future."))
+        if Period.objects.filter(
+            organisation=organisation, month=month_start(day), closed_at__isnull=False
+        ).exists():
+            raise ValidationError(
+                _("%(month)s is closed; events of a closed month cannot be declared.")
+                % {"month": f"{day:%Y-%m}"}
+            )
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rule: RuleItem | None = data.get("rule_item")
+        if rule is None:
+            return data
+        if rule.is_fixed:
+            data["points"] = rule.points_min
+        elif data.get("points") is None or not (
+            rule.points_min <= data["points"] <= rule.points_max
+        ):
+            self.add_error(
+                "points",
+                _("The points must be from %(min)s to %(max)s.")
+                % {"min": rule.points_min, "max": rule.points_max},
+            )
+        for member in data.get("members") or []:
+            if not rule_items_for_unit(unit=member.unit).filter(pk=rule.pk).exists():
+                self.add_error(
+                    "rule_item",
+                    _("“%(rule)s” does not apply to %(unit)s.")
+                    % {"rule": rule.name, "unit": member.unit.name},
+                )
+                break
+        return data

@@ -127,3 +127,71 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class NoticeStatus(models.TextChoices):
+    AWAITING_SIGNATURE = "awaiting_signature", _("awaiting signature")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class AwardNotice(models.Model):
+    """奖扣分通知单: a leader awards or deducts points to members in their scope. Within the
+    issuer's authority tier it needs no further review; above it, the next level signs."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    issuer = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="issued_notices", verbose_name=_("issuer")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=NoticeStatus.choices)
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("to be signed by"),
+    )
+    decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    process = models.OneToOneField(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="award_notice",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("award notice")
+        verbose_name_plural = _("award notices")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.issuer.name} #{self.pk}"
+
+
+class NoticeItem(models.Model):
+    notice = models.ForeignKey(AwardNotice, on_delete=models.CASCADE, related_name="items")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="notice_items", verbose_name=_("member")
+    )
+    rule_item = models.ForeignKey(
+        RuleItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("rule item")
+    )
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    points = models.PositiveIntegerField(_("points per unit"))
+    event_date = models.DateField(_("date of the event"))
+    description = models.TextField(_("description"), max_length=2000)
+    pool_month = models.DateField(_("pending pool month"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice item")
+        verbose_name_plural = _("notice items")
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.rule_item}"
+
+    @property
+    def signed_total(self) -> int:
+        return self.rule_item.sign * self.points * self.quantity

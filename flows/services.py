@@ -329,3 +329,156 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
             )
             counts["reminded"] += 1
     return counts
+
+
+# --- award notices -------------------------------------------------------------------------
+
+
+def notice_scope(*, user: Any) -> Any:
+    """Active members of the units the user leads (empty for someone who leads none)."""
+    from django.db.models import Q
+
+    member = member_for_user(user=user)
+    if member is None:
+        return Member.objects.none()
+    units = list(member.led_units.all())
+    if not units:
+        return Member.objects.none()
+    in_scope = Q()
+    for unit in units:
+        in_scope |= Q(unit__path__startswith=unit.path)
+    return Member.objects.filter(
+        organisation=member.organisation, status=MemberStatus.ACTIVE
+    ).filter(in_scope)
+
+
+def _issuer_limit(issuer: Member) -> int | None:
+    """The largest authority tier of the units the issuer leads (None: no limit)."""
+    limits = [
+        u.authority_tier.max_points if u.authority_tier else None
+        for u in issuer.led_units.select_related("authority_tier")
+    ]
+    if not limits or None in limits:
+        return None
+    return max(limit for limit in limits if limit is not None)
+
+
+def _pool(items: Any, organisation: Any) -> None:
+    month = month_start(organisation_today(organisation))
+    for item in items:
+        item.pool_month = month
+        item.save(update_fields=["pool_month"])
+
+
+@transaction.atomic
+def notice_issue(*, user: Any, form: Any) -> Any:
+    """Issue a notice from a valid ``AwardNoticeForm``: within the issuer's tier its items
+    go straight to the pending pool; above it, the next leader up must sign."""
+    from flows.models import AwardNotice, NoticeItem, NoticeStatus
+
+    issuer = member_for_user(user=user)
+    if issuer is None or not notice_scope(user=user).exists():
+        raise PermissionDenied(_("Only a leader issues award and deduction notices."))
+    data = form.cleaned_data
+    members = list(data["members"])
+    scope_ids = set(notice_scope(user=user).values_list("pk", flat=True))
+    if any(m.pk not in scope_ids or m.pk == issuer.pk for m in members):
+        raise PermissionDenied(_("A notice can only name members of the units you lead."))
+    notice = AwardNotice.objects.create(
+        organisation=issuer.organisation,
+        issuer=issuer,
+        status=NoticeStatus.AWAITING_SIGNATURE,
+    )
+    items = [
+        NoticeItem.objects.create(
+            notice=notice,
+            member=member,
+            rule_item=data["rule_item"],
+            quantity=data["quantity"],
+            points=data["points"],
+            event_date=data["event_date"],
+            description=data["description"],
+        )
+        for member in members
+    ]
+    amount = sum(abs(item.signed_total) for item in items)
+    limit = _issuer_limit(issuer)
+    above = member_superior(member=issuer)
+    if limit is not None and amount > limit and above is not None and above.user_id:
+        notice.signer = above.user
+        notice.save(update_fields=["signer"])
+        _notify(
+            above.user,
+            _("An award notice waits for your signature"),
+            _("%(issuer)s issued a notice above their authority.") % {"issuer": issuer.name},
+        )
+    else:
+        notice.status = NoticeStatus.APPROVED
+        notice.save(update_fields=["status"])
+        _pool(items, issuer.organisation)
+        for item in items:
+            _notify(
+                item.member.user,
+                _("Points notice"),
+                _("%(rule)s: %(points)s points.")
+                % {"rule": item.rule_item.name, "points": item.signed_total},
+            )
+    AuditEvent.objects.create(
+        organisation=issuer.organisation,
+        actor=user,
+        action="notice.issue",
+        member=issuer,
+        object_repr=str(notice)[:200],
+        data={"notice": notice.pk, "members": [m.pk for m in members], "amount": amount},
+    )
+    return notice
+
+
+@transaction.atomic
+def notice_sign(*, notice: Any, user: Any, approve: bool, reason: str = "") -> Any:
+    from flows.models import AwardNotice, NoticeStatus
+
+    notice = AwardNotice.objects.select_for_update().get(pk=notice.pk)
+    if notice.signer_id != user.pk or notice.status != NoticeStatus.AWAITING_SIGNATURE:
+        raise PermissionDenied(_("You may not sign this notice."))
+    if not approve and not reason.strip():
+        raise ValidationError(_("Give a reason for rejecting or returning."))
+    notice.status = NoticeStatus.APPROVED if approve else NoticeStatus.REJECTED
+    notice.decision_reason = reason.strip()
+    notice.save(update_fields=["status", "decision_reason"])
+    items = list(notice.items.select_related("member__user", "rule_item"))
+    if approve:
+        _pool(items, notice.organisation)
+        for item in items:
+            _notify(
+                item.member.user,
+                _("Points notice"),
+                _("%(rule)s: %(points)s points.")
+                % {"rule": item.rule_item.name, "points": item.signed_total},
+            )
+    AuditEvent.objects.create(
+        organisation=notice.organisation,
+        actor=user,
+        action="notice.sign" if approve else "notice.reject",
+        object_repr=str(notice)[:200],
+        data={"notice": notice.pk, "reason": reason},
+    )
+    return notice
+
+
+def notice_visible_to(*, user: Any) -> Any:
+    """Notices a user may see: issued or to be signed by them, naming them, in the units
+    they lead, and for HR and the committee their organisation's."""
+    from django.db.models import Q
+
+    from flows.models import AwardNotice
+
+    member = member_for_user(user=user)
+    if member is None:
+        return AwardNotice.objects.none()
+    visible = Q(issuer=member) | Q(signer=user) | Q(items__member=member)
+    if {Role.HR, Role.COMMITTEE} & user_roles(user=user):
+        visible |= Q(organisation=member.organisation)
+    for unit in member.led_units.all():
+        visible |= Q(items__member__unit__path__startswith=unit.path)
+    return AwardNotice.objects.filter(organisation=member.organisation).filter(visible).distinct()

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
-from flows.forms import DeclarationItemForm
+from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.models import Declaration, Evidence
 from flows.services import (
     ReviewAction,
@@ -24,6 +24,10 @@ from flows.services import (
     declaration_review,
     declaration_submit,
     declaration_visible_to,
+    notice_issue,
+    notice_scope,
+    notice_sign,
+    notice_visible_to,
 )
 from points.models import Member, MemberStatus
 from points.roles import Role
@@ -301,3 +305,96 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- award notices -------------------------------------------------------------------------
+
+
+def may_issue_notice(user: Any) -> bool:
+    return bool(notice_scope(user=user).exists())
+
+
+class NoticeStartView(View):
+    template_name = "flows/notice_start.html"
+
+    def _form(self, request: HttpRequest, data: Any = None) -> AwardNoticeForm:
+        issuer = member_for_user(user=request.user)
+        assert issuer is not None
+        return AwardNoticeForm(data, issuer=issuer, scope=notice_scope(user=request.user))
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return render(request, self.template_name, {"form": self._form(request)})
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        form = self._form(request, request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form})
+        activation = request.activation  # type: ignore[attr-defined]
+        activation.process.save()
+        notice = notice_issue(user=request.user, form=form)
+        notice.process = activation.process
+        notice.save(update_fields=["process"])
+        activation.execute()
+        messages.success(request, _("The notice was issued."))
+        return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class SignForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=gettext_lazy("decision"),
+        choices=[("approve", gettext_lazy("approve")), ("reject", gettext_lazy("reject"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(label=gettext_lazy("reason"), required=False, max_length=500)
+
+
+class NoticeSignView(View):
+    template_name = "flows/notice_sign.html"
+
+    def _render(self, request: HttpRequest, form: SignForm) -> HttpResponse:
+        notice = request.activation.process.award_notice  # type: ignore[attr-defined]
+        return render(
+            request,
+            self.template_name,
+            {
+                "notice": notice,
+                "items": notice.items.select_related("member", "rule_item"),
+                "form": form,
+            },
+        )
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return self._render(request, SignForm())
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        form = SignForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, form)
+        notice = request.activation.process.award_notice  # type: ignore[attr-defined]
+        try:
+            notice_sign(
+                notice=notice,
+                user=request.user,
+                approve=form.cleaned_data["decision"] == "approve",
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self._render(request, form)
+        activation = request.activation  # type: ignore[attr-defined]
+        activation.execute()
+        messages.success(request, _("Your decision was recorded."))
+        return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class NoticeListView(ListView):
+    template_name = "flows/notice_list.html"
+    paginate_by = 30
+
+    def get_queryset(self) -> Any:
+        return (
+            notice_visible_to(user=self.request.user)
+            .select_related("issuer", "signer")
+            .prefetch_related("items__member", "items__rule_item")
+            .order_by("-created_at", "-pk")
+        )

@@ -10,8 +10,8 @@ from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
 
-from flows.flows import DeclarationFlow
-from flows.views import MyDeclarationsView
+from flows.flows import AwardNoticeFlow, DeclarationFlow
+from flows.views import MyDeclarationsView, NoticeListView
 from points.views import HomeView, RuleCatalogView
 
 
@@ -30,6 +30,11 @@ class DeclarationViewset(FlowAppViewset):
 
     index_path = path("", MyDeclarationsView.as_view(), name="index")
     process_list_path = path("list/", MyDeclarationsView.as_view(), name="process_list")
+
+
+class NoticeViewset(FlowAppViewset):
+    index_path = path("", NoticeListView.as_view(), name="index")
+    process_list_path = path("list/", NoticeListView.as_view(), name="process_list")
 
 
 class PointsSite(Site):
@@ -51,7 +56,10 @@ site = PointsSite(
             title=_("Declarations"),
             icon="assignment",
             app_name="declarations",
-            viewsets=[DeclarationViewset(DeclarationFlow, icon="edit_note")],
+            viewsets=[
+                DeclarationViewset(DeclarationFlow, icon="edit_note"),
+                NoticeViewset(AwardNoticeFlow, icon="campaign"),
+            ],
         ),
     ],
 )

@@ -1,0 +1,85 @@
+"""Award notices: within the issuer's tier straight into the pending pool; above it, the
+next level signs; only members of the units the issuer leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from viewflow.workflow.models import Task
+
+from flows.models import AwardNotice, NoticeStatus
+from tests.conftest import Org
+from tests.factories import AuthorityTierFactory, RuleItemFactory
+from tests.flows.test_declaration_flow import _client
+
+pytestmark = pytest.mark.django_db
+START = "/declarations/awardnotice/start/"
+
+
+@pytest.fixture
+def late(org: Org) -> Any:
+    return RuleItemFactory(
+        organisation=org.organisation,
+        code="ATD-002",
+        name="迟到",
+        category="attendance",
+        kind="deduction",
+        points_min=5,
+        points_max=5,
+        leader_coaward_ratio="0.5",
+    )
+
+
+def _issue(issuer: Any, members: list[Any], rule: Any, quantity: int = 1) -> Any:
+    return _client(issuer).post(
+        START,
+        {
+            "members": [m.pk for m in members],
+            "rule_item": rule.pk,
+            "quantity": quantity,
+            "event_date": "2026-11-12",
+            "description": "早会迟到十分钟",
+        },
+    )
+
+
+def test_within_the_tier_the_notice_goes_straight_to_the_pool(
+    org: Org, late: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    org.worker_a1.user.email = "w@example.com"
+    org.worker_a1.user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _issue(org.leader_a1, [org.worker_a1], late)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    notice = AwardNotice.objects.get()
+    assert notice.status == NoticeStatus.APPROVED
+    item = notice.items.get()
+    assert item.signed_total == -5 and item.pool_month is not None
+    assert notice.process.finished is not None
+    assert mail.outbox and mail.outbox[0].to == ["w@example.com"]
+
+
+def test_above_the_tier_the_next_level_signs(org: Org, late: Any) -> None:
+    org.team_a1.authority_tier = AuthorityTierFactory(
+        organisation=org.organisation, level=1, max_points=20
+    )
+    org.team_a1.save()
+    _issue(org.leader_a1, [org.worker_a1], late, quantity=10)  # 50 points > 20
+    notice = AwardNotice.objects.get()
+    assert notice.status == NoticeStatus.AWAITING_SIGNATURE
+    assert notice.signer == org.leader_a.user
+    task = Task.objects.get(owner=org.leader_a.user, status="ASSIGNED")
+    url = f"/declarations/awardnotice/{task.process_id}/sign/{task.pk}/execute/"
+    assert _client(org.leader_b).get(url).status_code == 403
+    assert _client(org.leader_a).post(url, {"decision": "approve"}).status_code == 302
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.APPROVED
+    assert notice.items.get().pool_month is not None
+
+
+def test_only_members_of_the_issuers_units(org: Org, late: Any) -> None:
+    response = _issue(org.leader_a1, [org.worker_b], late)
+    assert response.status_code == 200 and not AwardNotice.objects.exists()
+    assert _client(org.worker_a1).get(START).status_code == 403  # not a leader
