@@ -279,7 +279,7 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"reminded": 0, "escalated": 0}
     tasks = (
-        DeclarationFlow.task_class.objects.select_for_update()
+        DeclarationFlow.task_class.objects.select_for_update(of=("self",))
         .filter(flow_task=DeclarationFlow.review, status=STATUS.ASSIGNED)
         .select_related("process", "owner")
         .order_by("pk")

@@ -69,7 +69,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         _login(page, live_server.url, leader)
         page.goto(f"{live_server.url}/declarations/declaration/inbox/")
         screenshot(page, "declare/03-inbox")
-        page.click("text=#1/2")
+        page.click("table tbody a >> nth=0")
         page.wait_for_url(re.compile(r".*/review/\d+/.*"))
         page.wait_for_selector("form.pts-form")
         assert "顾客来电表扬服务周到" in page.content()
