@@ -39,6 +39,24 @@ def declaration_may_submit_for(*, user: Any, member: Member) -> bool:
     )
 
 
+def _save_item(*, form: DeclarationItemForm, declaration: Declaration, user: Any) -> None:
+    """Save an item form (a revised item awaits a fresh decision) with its checked evidence."""
+    item = form.save(commit=False)
+    item.declaration = declaration
+    item.approved_points = None
+    item.save()
+    for checked in form.checked_evidence:
+        evidence = Evidence(
+            item=item,
+            content_type=checked.content_type,
+            original_name=checked.original_name,
+            size=checked.size,
+            uploaded_by=user,
+        )
+        evidence.file.save(checked.content.name, checked.content, save=False)
+        evidence.save()
+
+
 @transaction.atomic
 def declaration_submit(
     *, user: Any, member: Member, item_forms: Sequence[DeclarationItemForm]
@@ -56,19 +74,7 @@ def declaration_submit(
         reviewer=declaration_first_reviewer(member=member).user,
     )
     for form in item_forms:
-        item = form.save(commit=False)
-        item.declaration = declaration
-        item.save()
-        for checked in form.checked_evidence:
-            evidence = Evidence(
-                item=item,
-                content_type=checked.content_type,
-                original_name=checked.original_name,
-                size=checked.size,
-                uploaded_by=user,
-            )
-            evidence.file.save(checked.content.name, checked.content, save=False)
-            evidence.save()
+        _save_item(form=form, declaration=declaration, user=user)
     AuditEvent.objects.create(
         organisation=member.organisation,
         actor=user,
@@ -210,20 +216,7 @@ def declaration_resubmit(
     if declaration.status != DeclarationStatus.RETURNED:
         raise ValidationError(_("Only a returned declaration can be revised."))
     for form in item_forms:
-        item = form.save(commit=False)
-        item.declaration = declaration
-        item.approved_points = None
-        item.save()
-        for checked in form.checked_evidence:
-            evidence = Evidence(
-                item=item,
-                content_type=checked.content_type,
-                original_name=checked.original_name,
-                size=checked.size,
-                uploaded_by=user,
-            )
-            evidence.file.save(checked.content.name, checked.content, save=False)
-            evidence.save()
+        _save_item(form=form, declaration=declaration, user=user)
     declaration.status = DeclarationStatus.SUBMITTED
     declaration.save(update_fields=["status", "updated_at"])
     AuditEvent.objects.create(
