@@ -115,7 +115,9 @@ ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous users h
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "project" / "locale"]
+# Our catalogue first (makemessages writes there); then zh-hans for django-viewflow's own
+# strings, whose shipped zh_Hans catalogue is empty.
+LOCALE_PATHS = [BASE_DIR / "project" / "locale", BASE_DIR / "project" / "locale_vendor"]
 TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

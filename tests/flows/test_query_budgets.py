@@ -39,3 +39,8 @@ def test_query_count_does_not_grow_with_rows(org: Org, page: str) -> None:
         _declare(org.worker_a1, rule)
     assert _queries(client, PAGES[page]) <= few
     assert few <= 25
+
+
+def test_viewflow_pages_are_in_chinese(org: Org) -> None:
+    html = _client(org.leader_a1).get(PAGES["inbox"]).content.decode()
+    assert "待办" in html and ">Inbox<" not in html
