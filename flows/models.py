@@ -195,3 +195,47 @@ class NoticeItem(models.Model):
     @property
     def signed_total(self) -> int:
         return self.rule_item.sign * self.points * self.quantity
+
+
+class NotificationFrequency(models.TextChoices):
+    EACH = "each", _("an e-mail for each event")
+    DIGEST = "digest", _("one daily digest")
+
+
+class NotificationPreference(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    frequency = models.CharField(
+        _("how often to e-mail me"),
+        max_length=10,
+        choices=NotificationFrequency.choices,
+        default=NotificationFrequency.EACH,
+    )
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.frequency}"
+
+
+class Notification(models.Model):
+    """One event for one user: mailed after commit, or gathered into the daily digest."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["user", "sent_at"], name="notification_unsent")]
+
+    def __str__(self) -> str:
+        return self.subject

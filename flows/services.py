@@ -75,6 +75,11 @@ def declaration_submit(
     )
     for form in item_forms:
         _save_item(form=form, declaration=declaration, user=user)
+    _notify(
+        declaration.reviewer,
+        _("A declaration is waiting for your review"),
+        _("%(member)s declared points; it is in your inbox.") % {"member": member.name},
+    )
     AuditEvent.objects.create(
         organisation=member.organisation,
         actor=user,
@@ -189,6 +194,24 @@ def declaration_review(
                 item.save(update_fields=["approved_points", "pool_month"])
     declaration.decision_reason = reason
     declaration.save(update_fields=["status", "reviewer", "decision_reason", "updated_at"])
+    outcome = {
+        "approve": _("approved"),
+        "reject": _("rejected"),
+        "return": _("returned for revision"),
+        "escalate": _("escalated"),
+    }[decision]
+    _notify(
+        declaration.submitted_by,
+        _("Your declaration was %(outcome)s") % {"outcome": outcome},
+        reason or _("No reason was given."),
+    )
+    if decision == "escalate":
+        _notify(
+            declaration.reviewer,
+            _("A declaration is waiting for your review"),
+            _("%(member)s's declaration is above the previous reviewer's authority.")
+            % {"member": declaration.member.name},
+        )
     AuditEvent.objects.create(
         organisation=declaration.organisation,
         actor=user,
@@ -219,6 +242,11 @@ def declaration_resubmit(
         _save_item(form=form, declaration=declaration, user=user)
     declaration.status = DeclarationStatus.SUBMITTED
     declaration.save(update_fields=["status", "updated_at"])
+    _notify(
+        declaration.reviewer,
+        _("A declaration is waiting for your review"),
+        _("%(member)s revised a returned declaration.") % {"member": declaration.member.name},
+    )
     AuditEvent.objects.create(
         organisation=declaration.organisation,
         actor=user,
@@ -251,11 +279,10 @@ def declaration_visible_to(*, user: Any) -> Any:
 
 
 def _notify(user: Any, subject: str, body: str) -> None:
-    """E-mail after commit (console in the embedded default)."""
-    from django.core.mail import send_mail
+    """Record the event; it is mailed after commit or in the user's daily digest."""
+    from flows.notifications import notify
 
-    if user is not None and user.email:
-        transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
+    notify(user=user, subject=subject, body=body)
 
 
 @transaction.atomic

@@ -11,3 +11,18 @@ from flows.services import declaration_deadlines_run
 def declaration_deadlines() -> dict[str, int]:
     """Hourly: review reminders and escalations (safe to run twice)."""
     return declaration_deadlines_run()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notification_send(notification_id: int) -> bool:
+    from flows.notifications import notification_send_one
+
+    return notification_send_one(notification_id=notification_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notification_digests() -> int:
+    """Daily: the digest e-mails."""
+    from flows.notifications import notification_digests_send
+
+    return notification_digests_send()

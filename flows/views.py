@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import ListView
 
 from flows.forms import AwardNoticeForm, DeclarationItemForm
-from flows.models import Declaration, Evidence
+from flows.models import Declaration, Evidence, NotificationPreference
 from flows.services import (
     ReviewAction,
     declaration_may_submit_for,
@@ -398,3 +398,21 @@ class NoticeListView(ListView):
             .prefetch_related("items__member", "items__rule_item")
             .order_by("-created_at", "-pk")
         )
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["frequency"]
+        widgets = {"frequency": forms.RadioSelect}
+
+
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    """Each user chooses an e-mail per event or one daily digest."""
+    preference, _created = NotificationPreference.objects.get_or_create(user=request.user)
+    form = NotificationPreferenceForm(request.POST or None, instance=preference)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Saved."))
+        return HttpResponseRedirect(request.path)
+    return render(request, "flows/notification_preferences.html", {"form": form})

@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.i18n import set_language
 from viewflow.contrib.auth import AuthViewset
 
-from flows.views import evidence_download
+from flows.views import evidence_download, notification_preferences
 from project.site import site
 
 urlpatterns = [
@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("evidence/<int:pk>/", evidence_download, name="evidence_download"),
+    path("notifications/", notification_preferences, name="notification_preferences"),
     path("", site.urls),
 ]

@@ -191,4 +191,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "flows.tasks.declaration_deadlines",
         "schedule": crontab(minute=5),
     },
+    "notification-digests-daily": {
+        "task": "flows.tasks.notification_digests",
+        "schedule": crontab(minute=0, hour=18),
+    },
 }

@@ -1,0 +1,64 @@
+"""Notifications on assignment, decision, return and escalation: an e-mail per event after
+commit, or one daily digest, as each user chooses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from flows.models import Notification, NotificationPreference
+from flows.tasks import notification_digests
+from tests.conftest import Org
+from tests.factories import RuleItemFactory
+from tests.flows.test_declaration_flow import _client, _decide, _declare
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def emails(org: Org) -> None:
+    for member in (org.worker_a1, org.leader_a1, org.leader_a):
+        member.user.email = f"{member.user.username}@example.com"
+        member.user.save()
+
+
+@pytest.mark.usefixtures("emails")
+def test_each_event_is_mailed_after_commit(
+    org: Org, django_capture_on_commit_callbacks: Any
+) -> None:
+    rule = RuleItemFactory(
+        organisation=org.organisation, kind="award", points_min=10, points_max=10
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _declare(org.worker_a1, rule)
+    assert [m.to for m in mail.outbox] == [["acme-leader-a1@example.com"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        _decide(org.leader_a1, "return", reason="请补充现场照片")
+    assert mail.outbox[-1].to == ["acme-worker-a1@example.com"]
+    assert "请补充现场照片" in mail.outbox[-1].body
+    assert Notification.objects.filter(sent_at__isnull=True).count() == 0
+
+
+@pytest.mark.usefixtures("emails")
+def test_a_digest_user_gets_one_mail_a_day(
+    org: Org, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = _client(org.leader_a1).post("/notifications/", {"frequency": "digest"})
+    assert response.status_code == 302
+    assert NotificationPreference.objects.get(user=org.leader_a1.user).frequency == "digest"
+    rule = RuleItemFactory(
+        organisation=org.organisation, kind="award", points_min=10, points_max=10
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _declare(org.worker_a1, rule)
+        _declare(org.worker_a1, rule)
+    assert mail.outbox == []
+    assert notification_digests.delay().get() == 1
+    assert len(mail.outbox) == 1 and "2" in mail.outbox[0].subject
+    assert notification_digests.delay().get() == 0  # nothing twice
+
+
+def test_the_settings_page_needs_a_login(client: Any) -> None:
+    assert client.get("/notifications/").status_code == 302
