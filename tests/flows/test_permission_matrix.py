@@ -1,0 +1,117 @@
+"""Every URL of the declaration flow, for each role: allowed or denied, never a 500.
+
+A reviewer in department B gets 403/404 on department A's declaration, task and evidence;
+nobody approves their own declaration."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from viewflow.workflow.models import Task
+
+from flows.models import Declaration
+from tests.conftest import Org
+from tests.factories import RuleItemFactory
+from tests.flows.test_declaration_flow import _client, _declare
+
+pytestmark = pytest.mark.django_db
+
+TASK_ACTIONS = ["", "detail/", "execute/", "assign/", "unassign/", "undo/", "cancel/", "revive/"]
+
+
+@pytest.fixture
+def open_review(org: Org) -> Task:
+    rule = RuleItemFactory(
+        organisation=org.organisation,
+        kind="award",
+        points_min=50,
+        points_max=50,
+        evidence_required=True,
+    )
+    _declare(org.worker_a1, rule)
+    return Task.objects.get(owner=org.leader_a1.user, status="ASSIGNED")
+
+
+def _base(task: Task) -> str:
+    return f"/declarations/declaration/{task.process_id}/review/{task.pk}/"
+
+
+@pytest.mark.parametrize("action", TASK_ACTIONS)
+@pytest.mark.parametrize("who", ["leader_b", "worker_b", "worker_a1", "committee_other"])
+def test_outsiders_and_the_declarant_cannot_act_on_the_review(
+    org: Org, other_org: Org, open_review: Task, who: str, action: str
+) -> None:
+    member = other_org.committee if who == "committee_other" else getattr(org, who)
+    client = _client(member)
+    url = _base(open_review) + action
+    if who == "worker_a1" and action in ("", "detail/"):
+        # The declarant follows their own declaration's history, read-only.
+        assert client.get(url).status_code in (200, 302)
+        return
+    for response in (client.get(url), client.post(url, {"action": "approve"})):
+        assert response.status_code in (302, 403, 404, 405), (url, response.status_code)
+        if response.status_code == 302:
+            assert "/accounts/login/" not in response["Location"]
+            assert "/execute/" not in response["Location"]
+    declaration = Declaration.objects.get()
+    assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
+
+
+@pytest.mark.parametrize("action", TASK_ACTIONS)
+def test_anonymous_users_are_sent_to_login(open_review: Task, action: str) -> None:
+    response = Client().get(_base(open_review) + action)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_reviewer_may_open_execute_and_detail(org: Org, open_review: Task) -> None:
+    client = _client(org.leader_a1)
+    assert client.get(_base(open_review) + "execute/").status_code == 200
+    assert client.get(_base(open_review) + "detail/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("worker_a1", 200),
+        ("leader_a1", 200),
+        ("leader_a", 200),
+        ("hr", 200),
+        ("committee", 200),
+        ("leader_b", 403),
+        ("worker_b", 403),
+    ],
+)
+def test_process_page_by_role(org: Org, open_review: Task, who: str, status: int) -> None:
+    url = f"/declarations/declaration/{open_review.process_id}/"
+    assert _client(getattr(org, who)).get(url).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("worker_a1", 200), ("leader_a1", 200), ("hr", 200), ("leader_b", 404), ("worker_b", 404)],
+)
+def test_evidence_by_role(org: Org, open_review: Task, who: str, status: int) -> None:
+    evidence = Declaration.objects.get().items.get().evidence.get()
+    assert _client(getattr(org, who)).get(f"/evidence/{evidence.pk}/").status_code == status
+
+
+def test_other_organisation_sees_nothing(org: Org, other_org: Org, open_review: Task) -> None:
+    client = _client(other_org.hr)
+    assert "acme-worker-a1" not in client.get("/declarations/declaration/").content.decode()
+    url = f"/declarations/declaration/{open_review.process_id}/"
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("worker_a1", 200), ("recorder", 200), ("leader_a1", 200)]
+)
+def test_start_page_by_role(org: Org, who: str, status: int) -> None:
+    assert _client(getattr(org, who)).get("/declarations/declaration/start/").status_code == (
+        status
+    )
+
+
+@pytest.mark.parametrize(("who", "status"), [("worker_a1", 403), ("leader_a1", 200)])
+def test_notice_start_page_by_role(org: Org, who: str, status: int) -> None:
+    url = "/declarations/awardnotice/start/"
+    assert _client(getattr(org, who)).get(url).status_code == status
