@@ -30,7 +30,9 @@ from flows.services import (
     notice_visible_to,
 )
 from points.models import Member, MemberStatus
+from points.periods import organisation_today
 from points.roles import Role
+from points.selectors.ledger import member_cap_usage
 from points.selectors.org import member_for_user, members_in_scope, user_roles
 
 MAX_ITEMS = 5
@@ -100,10 +102,21 @@ class DeclarationStartView(View):
     template_name = "flows/declaration_start.html"
 
     def _context(self, request: HttpRequest, declarant: DeclarantForm, items: Any) -> Any:
+        member = member_for_user(user=request.user)
+        caps = (
+            member_cap_usage(member=member, day=organisation_today(member.organisation))
+            if member
+            else []
+        )
         return render(
             request,
             self.template_name,
-            {"declarant": declarant, "items": items, "activation": request.activation},  # type: ignore[attr-defined]
+            {
+                "declarant": declarant,
+                "items": items,
+                "caps": caps,
+                "activation": request.activation,  # type: ignore[attr-defined]
+            },
         )
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:

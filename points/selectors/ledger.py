@@ -451,3 +451,53 @@ def _verify_members(member_ids: list[int]) -> list[str]:
 
 def _as_date(value: Any) -> date:
     return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+# --- caps -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapUsage:
+    rule: Any
+    used_today: int
+    used_this_month: int
+
+
+def member_cap_usage(*, member: Member, day: date) -> list[CapUsage]:
+    """For each capped rule that applies to the member: the points already in the ledger
+    today and this month (net of reversals of daily entries), as the posting caps count."""
+    from django.db.models import Q
+
+    from points.models import EntryKind
+    from points.selectors.catalog import rule_items_for_unit
+
+    rules = list(
+        rule_items_for_unit(unit=member.unit).filter(
+            Q(cap_per_day__isnull=False) | Q(cap_per_month__isnull=False)
+        )
+    )
+    if not rules:
+        return []
+    begin = period_start(PeriodKind.MONTH, day)
+    rows = (
+        LedgerEntry.objects.filter(
+            member=member,
+            rule_item__in=rules,
+            effective_date__gte=begin,
+            effective_date__lte=period_end(PeriodKind.MONTH, begin),
+        )
+        .filter(
+            Q(kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
+            | Q(kind=EntryKind.REVERSAL, reverses__kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
+        )
+        .values_list("rule_item_id", "effective_date")
+        .annotate(net=Sum("amount"))
+        .order_by()
+    )
+    today: dict[int, int] = defaultdict(int)
+    month: dict[int, int] = defaultdict(int)
+    for rule_id, effective, net in rows:
+        month[rule_id] += net or 0
+        if effective == day:
+            today[rule_id] += net or 0
+    return [CapUsage(rule, abs(today[rule.pk]), abs(month[rule.pk])) for rule in rules]

@@ -229,3 +229,20 @@ def test_script_in_a_description_is_shown_escaped(org: Org, rules: dict[str, Any
     _declare(org.worker_a1, rules["idea"], points=20, description="<script>alert(1)</script>")
     html = _client(org.leader_a1).get(_task_url(_open_task(org.leader_a1.user))).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_the_form_shows_how_close_the_member_is_to_each_cap(org: Org, post: Any) -> None:
+    rule = RuleItemFactory(
+        organisation=org.organisation,
+        name="好人好事",
+        kind="award",
+        points_min=5,
+        points_max=5,
+        cap_per_day=10,
+        cap_per_month=30,
+    )
+    post(org.worker_a1, 5, rule_item_id=rule.pk, effective_date=date(2026, 11, 20))
+    post(org.worker_a1, 5, rule_item_id=rule.pk, effective_date=date(2026, 11, 3))
+    html = _client(org.worker_a1).get(START).content.decode()
+    caps = html[html.index('id="caps"') :]
+    assert "好人好事" in caps and "5 / 10" in caps and "10 / 30" in caps
