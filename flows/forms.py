@@ -14,6 +14,7 @@ from flows.models import DeclarationItem
 from points.models import Member, Period, RuleItem
 from points.periods import month_start, organisation_today
 from points.selectors.catalog import rule_items_for_unit
+from points.selectors.ledger import member_cap_usage
 
 
 class EvidenceInput(forms.ClearableFileInput):
@@ -178,6 +179,8 @@ class AwardNoticeForm(forms.Form):
                 _("The points must be from %(min)s to %(max)s.")
                 % {"min": rule.points_min, "max": rule.points_max},
             )
+        day = data.get("event_date")
+        amount = (data.get("points") or 0) * (data.get("quantity") or 1)
         for member in data.get("members") or []:
             if not rule_items_for_unit(unit=member.unit).filter(pk=rule.pk).exists():
                 self.add_error(
@@ -186,4 +189,18 @@ class AwardNoticeForm(forms.Form):
                     % {"rule": rule.name, "unit": member.unit.name},
                 )
                 break
+            if day is not None and (rule.cap_per_day or rule.cap_per_month):
+                usage = next(
+                    u for u in member_cap_usage(member=member, day=day) if u.rule.pk == rule.pk
+                )
+                over_day = rule.cap_per_day and usage.used_today + amount > rule.cap_per_day
+                over_month = (
+                    rule.cap_per_month and usage.used_this_month + amount > rule.cap_per_month
+                )
+                if over_day or over_month:
+                    self.add_error(
+                        "members",
+                        _("%(member)s would exceed the cap of “%(rule)s”.")
+                        % {"member": member.name, "rule": rule.name},
+                    )
         return data

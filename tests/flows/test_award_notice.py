@@ -3,6 +3,7 @@ next level signs; only members of the units the issuer leads."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -83,3 +84,18 @@ def test_only_members_of_the_issuers_units(org: Org, late: Any) -> None:
     response = _issue(org.leader_a1, [org.worker_b], late)
     assert response.status_code == 200 and not AwardNotice.objects.exists()
     assert _client(org.worker_a1).get(START).status_code == 403  # not a leader
+
+
+def test_a_notice_over_a_members_cap_is_refused(org: Org, post: Any) -> None:
+    rule = RuleItemFactory(
+        organisation=org.organisation,
+        name="迟到扣分",
+        kind="deduction",
+        points_min=5,
+        points_max=5,
+        cap_per_day=5,
+    )
+    post(org.worker_a1, -5, rule_item_id=rule.pk, effective_date=date(2026, 11, 12))
+    response = _issue(org.leader_a1, [org.worker_a1], rule)
+    assert response.status_code == 200 and not AwardNotice.objects.exists()
+    assert "迟到扣分" in response.content.decode()
