@@ -8,7 +8,8 @@ class FlowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from flows.demo import seed_declarations
+        from flows.demo import seed_declarations, seed_notices
         from points.demo.seed import register_demo
 
         register_demo(seed_declarations)
+        register_demo(seed_notices)

@@ -108,3 +108,55 @@ def seed_declarations(result: SeedResult) -> None:
         result.count("declarations", True)
         for action in decisions:
             _decide(declaration, action)
+
+
+DEMO_NOTICES: list[tuple[str, list[str], str, int, str]] = [
+    # (issuer username, member employee numbers, rule code, quantity, description)
+    ("leader", ["E0010", "E0011"], "ATD-002", 1, "周一早会迟到（演示：班组长权限内，已生效）"),
+    ("leader", ["E0012"], "HYG-006", 1, "工位物见本色物归原处（演示：超出权限，待签批）"),
+]
+
+
+def seed_notices(result: SeedResult) -> None:
+    from flows.flows import AwardNoticeFlow
+    from flows.forms import AwardNoticeForm
+    from flows.models import AwardNotice, NoticeItem
+    from flows.services import notice_issue, notice_scope
+
+    for username, numbers, code, quantity, text in DEMO_NOTICES:
+        if NoticeItem.objects.filter(description=text).exists():
+            continue
+        issuer = (
+            Member.objects.filter(organisation__code="demo-factory", user__username=username)
+            .select_related("organisation", "user")
+            .first()
+        )
+        rule = RuleItem.objects.filter(organisation__code="demo-factory", code=code).first()
+        if issuer is None or rule is None:
+            continue
+        scope = notice_scope(user=issuer.user)
+        members = list(scope.filter(employee_no__in=numbers))
+        day = organisation_today(issuer.organisation) - timedelta(days=1)
+        form = AwardNoticeForm(
+            data={
+                "members": [m.pk for m in members],
+                "rule_item": rule.pk,
+                "quantity": quantity,
+                "event_date": day.isoformat(),
+                "description": text,
+            },
+            issuer=issuer,
+            scope=scope,
+        )
+        if not form.is_valid():
+            continue
+        activation = AwardNoticeFlow.start.activation_class.create(
+            AwardNoticeFlow.start, None, None
+        )
+        activation.start(SimpleNamespace(user=issuer.user))
+        activation.process.save()
+        notice: AwardNotice = notice_issue(user=issuer.user, form=form)
+        notice.process = activation.process
+        notice.save(update_fields=["process"])
+        activation.execute()
+        result.count("award notices", True)

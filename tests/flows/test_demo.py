@@ -31,3 +31,10 @@ def test_demo_declarations_at_every_step_and_a_full_inbox() -> None:
     html = client.get(url).content.decode()
     assert "烘干机" in html
     assert "1" in client.get("/").content.decode()
+
+    from flows.models import AwardNotice
+
+    assert set(AwardNotice.objects.values_list("status", flat=True)) == {
+        "approved",
+        "awaiting_signature",
+    }
