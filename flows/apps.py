@@ -13,3 +13,8 @@ class FlowsConfig(AppConfig):
 
         register_demo(seed_declarations)
         register_demo(seed_notices)
+
+        from flows.bench import bench_flows
+        from points.bench import register
+
+        register(bench_flows)

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from points.selectors.ledger import ledger_verify
 
@@ -22,6 +23,12 @@ def test_bench_reports_figures_beside_baselines_as_json() -> None:
     assert any(n.startswith("monthly top-100 ranking") for n in names)
     assert any("median-ranked" in n for n in names) and any("lowest-ranked" in n for n in names)
     assert any("peak memory" in n for n in names)
+    # flows register their figures: the declaration flow beside a bare viewflow flow
+    assert any(n.startswith("declarations/s, start") for n in names)
+    assert any(n == "queries per declaration" for n in names)
+    concurrent = next(n for n in names if "4 clients" in n)
+    if connection.vendor == "postgresql":  # SQLite's in-memory test database locks tables
+        assert "(0 errors, 0 lost or duplicated" in concurrent
     for figure in figures:
         assert set(figure) >= {"name", "ours", "baseline", "ratio", "unit"}
         assert figure["ours"] > 0

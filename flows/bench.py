@@ -1,0 +1,216 @@
+"""Flow figures for ``manage.py bench``: declarations per second through start → approve
+into the pending pool, from code without HTTP, beside a bare viewflow flow (StartHandle →
+Handle → End) measured in the same run; one client and four concurrent clients."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils.datastructures import MultiValueDict
+from viewflow import this
+from viewflow.workflow import flow
+
+from flows.flows import DeclarationFlow
+from flows.forms import DeclarationItemForm
+from flows.models import Declaration, DeclarationItem
+from flows.services import declaration_review, declaration_submit
+from points.bench import Context, Figure
+from points.models import Member, OrgUnit, RuleItem
+
+
+class BareFlow(flow.Flow):
+    """The smallest viewflow process: the baseline of the flow figures."""
+
+    start = flow.StartHandle(this.start_process).Next(this.task)
+    task = flow.Handle(this.handle_task).Next(this.end)
+    end = flow.End()
+
+    def start_process(self, activation: Any, **kwargs: Any) -> Any:
+        return activation.process
+
+    def handle_task(self, activation: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _bare_process() -> None:
+    process = BareFlow.start.run()
+    task = BareFlow.task_class.objects.get(process=process, flow_task=BareFlow.task)
+    BareFlow.task.run(task)
+
+
+def _setup(context: Context, members: int) -> tuple[Member, list[Member], RuleItem]:
+    """A team with a leader and members who log in, and an uncapped rule, in the bench
+    organisation (created once)."""
+    organisation = context.organisation
+    users = get_user_model()
+    team = OrgUnit.objects.filter(organisation=organisation, code="flow-team").first()
+    if team is None:
+        root = OrgUnit.objects.get(organisation=organisation, code="root")
+        team = OrgUnit.objects.create(
+            organisation=organisation, code="flow-team", name="流程基准班组", parent=root
+        )
+        password = make_password(None)
+        leader_user = users.objects.create(username="bench-flow-leader", password=password)
+        leader = Member.objects.create(
+            organisation=organisation,
+            unit=team,
+            user=leader_user,
+            employee_no="BF-LEADER",
+            name="基准组长",
+        )
+        team.leader = leader
+        team.save()
+        created = users.objects.bulk_create(
+            users(username=f"bench-flow-{n}", password=password) for n in range(members)
+        )
+        for n, user in enumerate(created):
+            Member.objects.create(
+                organisation=organisation,
+                unit=team,
+                user=user,
+                employee_no=f"BF-{n:05d}",
+                name=f"基准成员{n}",
+            )
+        RuleItem.objects.create(
+            organisation=organisation,
+            code="BENCH-1",
+            name="基准奖分",
+            category="performance",
+            kind="award",
+            points_min=10,
+            points_max=10,
+        )
+    leader = Member.objects.select_related("user").get(
+        organisation=organisation, employee_no="BF-LEADER"
+    )
+    workers = list(
+        Member.objects.select_related("unit", "organisation", "user")
+        .filter(unit=team)
+        .exclude(pk=leader.pk)
+        .order_by("pk")
+    )
+    rule = RuleItem.objects.get(organisation=organisation, code="BENCH-1")
+    return leader, workers, rule
+
+
+def _declare_and_approve(member: Member, rule: RuleItem, day: Any, tag: str) -> None:
+    form = DeclarationItemForm(
+        data={
+            "rule_item": rule.pk,
+            "quantity": 1,
+            "points": "",
+            "event_date": day.isoformat(),
+            "place": "bench",
+            "description": tag,
+        },
+        files=MultiValueDict(),
+        member=member,
+    )
+    if not form.is_valid():
+        raise RuntimeError(form.errors.as_text())
+    start = DeclarationFlow.start.activation_class.create(DeclarationFlow.start, None, None)
+    start.start(SimpleNamespace(user=member.user))
+    start.process.save()
+    declaration = declaration_submit(user=member.user, member=member, item_forms=[form])
+    declaration.process = start.process
+    declaration.save(update_fields=["process"])
+    start.execute()
+    task = DeclarationFlow.task_class.objects.get(
+        process=start.process, flow_task=DeclarationFlow.review, status="ASSIGNED"
+    )
+    with DeclarationFlow.lock(task.process_id):
+        review = task.flow_task.activation_class(task)
+        review.start(SimpleNamespace(user=declaration.reviewer))
+        declaration_review(declaration=declaration, user=declaration.reviewer, action="approve")
+        review.execute()
+
+
+def bench_flows(context: Context) -> list[Figure]:
+    count = min(200, max(20, context.scale.batch // 50))
+    _leader, workers, rule = _setup(context, members=count)
+    day = context.last_month.replace(day=20)
+    run = str(time.time_ns())
+    context.log(f"flows: {count} declarations and {count} bare processes")
+
+    def ours(index: int, tag: str = "bench") -> None:
+        _declare_and_approve(workers[index % len(workers)], rule, day, f"{tag} {run} {index}")
+
+    # warm-up, then one client
+    ours(0, tag="warm-up")
+    _bare_process()
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        for index in range(count):
+            ours(index)
+        ours_seconds = time.perf_counter() - start
+    ours_queries = len(queries) / count
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        for _ in range(count):
+            _bare_process()
+        bare_seconds = time.perf_counter() - start
+    bare_queries = len(queries) / count
+
+    # four concurrent clients, each on its own connection
+    errors: list[BaseException] = []
+    clients = 4
+
+    def client(number: int) -> None:
+        try:
+            for index in range(number, count, clients):
+                _declare_and_approve(
+                    workers[index % len(workers)], rule, day, f"bench4 {run} {index}"
+                )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    concurrent_seconds = time.perf_counter() - start
+    pooled = DeclarationItem.objects.filter(
+        description__startswith=f"bench4 {run} ", pool_month__isnull=False
+    )
+    lost_or_doubled = abs(pooled.count() - count) + (
+        pooled.count() - pooled.values("description").distinct().count()
+    )
+    approved = Declaration.objects.filter(
+        items__description__startswith=f"bench {run} ", status="approved"
+    ).count()
+    assert approved == count, "every declaration of the one-client run is approved"
+    return [
+        Figure(
+            "declarations/s, start → approve into the pool (1 client)",
+            count / ours_seconds,
+            count / bare_seconds,
+            "per s",
+            "≥ 25/s, cost ≤ 1.5× the bare flow (baseline: bare viewflow processes/s)",
+        ),
+        Figure(
+            "queries per declaration",
+            ours_queries,
+            bare_queries,
+            "queries",
+            "(baseline: queries per bare process)",
+        ),
+        Figure(
+            f"declarations/s with 4 clients ({len(errors)} errors, {lost_or_doubled} "
+            "lost or duplicated pending items)",
+            count / concurrent_seconds,
+            None,
+            "per s",
+            "≥ 40/s, 0 errors, 0 lost or duplicated",
+        ),
+    ]
