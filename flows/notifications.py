@@ -17,6 +17,10 @@ def notify(*, user: Any, subject: str, body: str) -> Notification | None:
     """Record an event for ``user``; mail it after commit unless they take the digest."""
     if user is None:
         return None
+    if not user.email:  # kept for the record; nothing to send
+        return Notification.objects.create(
+            user=user, subject=subject[:200], body=body, sent_at=timezone.now()
+        )
     notification = Notification.objects.create(user=user, subject=subject[:200], body=body)
     frequency = (
         NotificationPreference.objects.filter(user=user).values_list("frequency", flat=True).first()
