@@ -62,6 +62,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         screenshot(page, "declare/01-start")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         page.click("form.pts-form button[type=submit]")
+        page.wait_for_url(lambda url: "/start/" not in url)
         page.wait_for_load_state()
         screenshot(page, "declare/02-submitted")
 
@@ -76,6 +77,8 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         screenshot(page, "declare/04-review")
         page.check("input[name=action][value=approve]")
         page.click("form.pts-form button[type=submit]")
+        page.wait_for_url(lambda url: "/execute/" not in url)
         page.wait_for_load_state()
+        screenshot(page, "declare/05-decided")
 
     assert Declaration.objects.get().status == "approved"
