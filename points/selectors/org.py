@@ -69,7 +69,3 @@ def member_superior(*, member: Member) -> Member | None:
         if leader is not None and leader.pk != member.pk and leader.status == MemberStatus.ACTIVE:
             return leader
     return None
-
-
-def org_units_for_organisation(*, organisation: Organisation) -> QuerySet[OrgUnit]:
-    return OrgUnit.objects.filter(organisation=organisation).select_related("leader", "parent")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -553,9 +553,3 @@ def ledger_reverse(
         },
     )
     return result.entries
-
-
-def entries_for_source(*, source: Model) -> Iterable[LedgerEntry]:
-    return LedgerEntry.objects.filter(
-        source_type=ContentType.objects.get_for_model(type(source)), source_id=source.pk
-    )

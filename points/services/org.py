@@ -19,12 +19,6 @@ def organisation_create(*, code: str, name: str, **policy: Any) -> Organisation:
     return organisation
 
 
-def policy_for(*, organisation: Organisation) -> Policy:
-    """The organisation's policy; created with safe defaults if it is missing."""
-    policy, _ = Policy.objects.get_or_create(organisation=organisation)
-    return policy
-
-
 @transaction.atomic
 def roles_sync_groups() -> None:
     """Create one group per role and give it exactly the permissions in ROLE_PERMISSIONS."""
