@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -11,10 +12,24 @@ from django.utils.translation import gettext_lazy
 
 from flows.evidence import CheckedEvidence, evidence_check
 from flows.models import DeclarationItem
-from points.models import Member, Period, RuleItem
+from points.models import Member, Organisation, Period, RuleItem
 from points.periods import month_start, organisation_today
-from points.selectors.catalog import rule_items_for_unit
+from points.selectors.catalog import rule_item_applies_to_unit
 from points.selectors.ledger import member_cap_usage
+
+
+def check_event_date(day: date, organisation: Organisation) -> date:
+    """An event may be declared for today or earlier, in a month that is still open."""
+    if day > organisation_today(organisation):
+        raise ValidationError(_("The date of the event cannot be in the future."))
+    if Period.objects.filter(
+        organisation=organisation, month=month_start(day), closed_at__isnull=False
+    ).exists():
+        raise ValidationError(
+            _("%(month)s is closed; events of a closed month cannot be declared.")
+            % {"month": f"{day:%Y-%m}"}
+        )
+    return day
 
 
 class EvidenceInput(forms.ClearableFileInput):
@@ -55,7 +70,7 @@ class DeclarationItemForm(forms.ModelForm):
         rule: RuleItem = self.cleaned_data["rule_item"]
         if not rule.active:
             raise ValidationError(_("“%(rule)s” is no longer in force.") % {"rule": rule.name})
-        if not rule_items_for_unit(unit=self.member.unit).filter(pk=rule.pk).exists():
+        if not rule_item_applies_to_unit(rule_item=rule, unit=self.member.unit):
             raise ValidationError(
                 _("“%(rule)s” does not apply to %(unit)s.")
                 % {"rule": rule.name, "unit": self.member.unit.name}
@@ -63,19 +78,7 @@ class DeclarationItemForm(forms.ModelForm):
         return rule
 
     def clean_event_date(self) -> Any:
-        day = self.cleaned_data["event_date"]
-        organisation = self.member.organisation
-        if day > organisation_today(organisation):
-            raise ValidationError(_("The date of the event cannot be in the future."))
-        closed = Period.objects.filter(
-            organisation=organisation, month=month_start(day), closed_at__isnull=False
-        ).exists()
-        if closed:
-            raise ValidationError(
-                _("%(month)s is closed; events of a closed month cannot be declared.")
-                % {"month": f"{day:%Y-%m}"}
-            )
-        return day
+        return check_event_date(self.cleaned_data["event_date"], self.member.organisation)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -151,18 +154,7 @@ class AwardNoticeForm(forms.Form):
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
 
     def clean_event_date(self) -> Any:
-        day = self.cleaned_data["event_date"]
-        organisation = self.issuer.organisation
-        if day > organisation_today(organisation):
-            raise ValidationError(_("The date of the event cannot be in the future."))
-        if Period.objects.filter(
-            organisation=organisation, month=month_start(day), closed_at__isnull=False
-        ).exists():
-            raise ValidationError(
-                _("%(month)s is closed; events of a closed month cannot be declared.")
-                % {"month": f"{day:%Y-%m}"}
-            )
-        return day
+        return check_event_date(self.cleaned_data["event_date"], self.issuer.organisation)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -182,7 +174,7 @@ class AwardNoticeForm(forms.Form):
         day = data.get("event_date")
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
         for member in data.get("members") or []:
-            if not rule_items_for_unit(unit=member.unit).filter(pk=rule.pk).exists():
+            if not rule_item_applies_to_unit(rule_item=rule, unit=member.unit):
                 self.add_error(
                     "rule_item",
                     _("“%(rule)s” does not apply to %(unit)s.")
