@@ -258,6 +258,26 @@ def declaration_resubmit(
     return declaration
 
 
+def _led_units(*, member: Member, prefix: str) -> Any:
+    """Rows whose member (reached by ``prefix``) is in a unit subtree ``member`` leads."""
+    from django.db.models import Q
+
+    scope = Q(pk__in=[])
+    for unit in member.led_units.all():
+        scope |= Q(**{f"{prefix}unit__path__startswith": unit.path})
+    return scope
+
+
+def _oversight(*, user: Any, member: Member, prefix: str) -> Any:
+    """What a user oversees beyond their own rows: the whole organisation for HR and the
+    committee, else the subtrees of the units they lead."""
+    from django.db.models import Q
+
+    if {Role.HR, Role.COMMITTEE} & user_roles(user=user):
+        return Q(organisation=member.organisation)
+    return _led_units(member=member, prefix=prefix)
+
+
 def declaration_visible_to(*, user: Any) -> Any:
     """Declarations a user may see: their own, those they submitted or review(ed), those of
     members in the units they lead, and, for HR and the committee, their organisation's."""
@@ -266,12 +286,8 @@ def declaration_visible_to(*, user: Any) -> Any:
     member = member_for_user(user=user)
     if member is None:
         return Declaration.objects.none()
-    roles = user_roles(user=user)
     visible = Q(member__user=user) | Q(submitted_by=user) | Q(reviewer=user)
-    if Role.HR in roles or Role.COMMITTEE in roles:
-        visible |= Q(organisation=member.organisation)
-    for unit in member.led_units.all():
-        visible |= Q(member__unit__path__startswith=unit.path)
+    visible |= _oversight(user=user, member=member, prefix="member__")
     return Declaration.objects.filter(organisation=member.organisation).filter(visible)
 
 
@@ -356,20 +372,13 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
 
 def notice_scope(*, user: Any) -> Any:
     """Active members of the units the user leads (empty for someone who leads none)."""
-    from django.db.models import Q
 
     member = member_for_user(user=user)
     if member is None:
         return Member.objects.none()
-    units = list(member.led_units.all())
-    if not units:
-        return Member.objects.none()
-    in_scope = Q()
-    for unit in units:
-        in_scope |= Q(unit__path__startswith=unit.path)
     return Member.objects.filter(
         organisation=member.organisation, status=MemberStatus.ACTIVE
-    ).filter(in_scope)
+    ).filter(_led_units(member=member, prefix=""))
 
 
 def _issuer_limit(issuer: Member) -> int | None:
@@ -497,8 +506,5 @@ def notice_visible_to(*, user: Any) -> Any:
     if member is None:
         return AwardNotice.objects.none()
     visible = Q(issuer=member) | Q(signer=user) | Q(items__member=member)
-    if {Role.HR, Role.COMMITTEE} & user_roles(user=user):
-        visible |= Q(organisation=member.organisation)
-    for unit in member.led_units.all():
-        visible |= Q(items__member__unit__path__startswith=unit.path)
+    visible |= _oversight(user=user, member=member, prefix="items__member__")
     return AwardNotice.objects.filter(organisation=member.organisation).filter(visible).distinct()
