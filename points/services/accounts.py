@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from points.models import (
+    Account,
     Attendance,
     AuditEvent,
     EntryKind,
@@ -23,6 +24,7 @@ from points.models import (
     Organisation,
 )
 from points.periods import month_start, organisation_today, period_end
+from points.services import ledger_io
 from points.services.ledger import (
     LedgerError,
     PostingItem,
@@ -30,7 +32,7 @@ from points.services.ledger import (
     ledger_post,
     ledger_post_batch,
 )
-from points.services.locks import accounts_lock, periods_lock
+from points.services.locks import periods_lock
 
 
 def base_points_grant(*, member: Member, actor: Any = None, today: date | None = None) -> Any:
@@ -165,9 +167,8 @@ def member_leave(
             actor=actor,
             today=today,
         )
-    account = accounts_lock(organisation=organisation, member_ids=[member.pk])[member.pk]
-    account.frozen = True
-    account.save(update_fields=["frozen", "updated_at"])
+    balance = ledger_io.lock_balances(organisation.pk, [member.pk])[member.pk]
+    Account.objects.filter(pk=balance.id).update(frozen=True, updated_at=timezone.now())
     member.status = MemberStatus.LEFT
     member.left_on = left_on
     member.save(update_fields=["status", "left_on"])

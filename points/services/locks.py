@@ -1,6 +1,7 @@
-"""The rows that decide, locked in one order (accounts by member id, then months by date).
+"""The rows that decide, locked in one order: accounts by member id
+(``ledger_io.lock_balances``, bulk SQL), then months by date (here).
 
-Every service that reads a balance, decides and writes locks through here first; never
+Every service that reads a balance, decides and writes locks first; never
 read-decide-write as separate steps.
 """
 
@@ -11,44 +12,9 @@ from datetime import date
 
 from django.db import connection
 
-from points.models import Account, Organisation, Period
+from points.models import Organisation, Period
 
 CHUNK = 2000
-
-
-def accounts_lock(*, organisation: Organisation, member_ids: Iterable[int]) -> dict[int, Account]:
-    """Create missing accounts, then ``SELECT ... FOR UPDATE`` them in member order."""
-    ids = sorted(set(member_ids))
-    table = Account._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (member_id, organisation_id, lifetime_total, redeemable, "  # noqa: S608
-                "frozen, flagged_for_review, updated_at) SELECT m, %s, 0, 0, false, false, now() "
-                f"FROM unnest(%s::bigint[]) AS m WHERE NOT EXISTS (SELECT 1 FROM {table} a "
-                "WHERE a.member_id = m) ON CONFLICT (member_id) DO NOTHING",
-                [organisation.pk, ids],
-            )
-        locked = Account.objects.raw(
-            f"SELECT * FROM {table} WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",  # noqa: S608
-            [ids],
-        )
-        return {account.member_id: account for account in locked}
-    accounts: dict[int, Account] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        have = set(Account.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
-        missing = [m for m in chunk if m not in have]
-        if missing:
-            Account.objects.bulk_create(
-                [Account(member_id=m, organisation=organisation) for m in missing],
-                ignore_conflicts=True,
-            )
-        for account in (
-            Account.objects.select_for_update().filter(member_id__in=chunk).order_by("member_id")
-        ):
-            accounts[account.member_id] = account
-    return accounts
 
 
 def periods_lock(
