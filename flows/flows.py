@@ -14,7 +14,18 @@ from flows import views
 from flows.models import AwardNotice, Declaration, DeclarationStatus, NoticeStatus
 
 
-class DeclarationFlow(flow.Flow):
+class ScopedViewMixin:
+    """For a Flow: its pages need the process view permission (every role has it); a
+    process itself only for those who may see its record, as the flow's ``visible_to``
+    says."""
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        if not super().has_view_permission(user):  # type: ignore[misc]
+            return False
+        return obj is None or bool(self.visible_to(user).filter(process=obj).exists())  # type: ignore[attr-defined]
+
+
+class DeclarationFlow(ScopedViewMixin, flow.Flow):
     process_title = _("Declaration")
     process_description = _("Claim points from the rule catalog with evidence.")
 
@@ -44,16 +55,10 @@ class DeclarationFlow(flow.Flow):
     )
     end = flow.End()
 
-    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
-        """The flow's pages need the process view permission (every role has it); a
-        process itself only for those who may see its declaration."""
-        if not super().has_view_permission(user):
-            return False
-        if obj is None:
-            return True
+    def visible_to(self, user: Any) -> Any:
         from flows.services import declaration_visible_to
 
-        return bool(declaration_visible_to(user=user).filter(process=obj).exists())
+        return declaration_visible_to(user=user)
 
     # The declaration is read afresh each time: the process object may hold a stale copy.
 
@@ -75,7 +80,7 @@ class DeclarationFlow(flow.Flow):
         return self._declaration(activation).status == DeclarationStatus.RETURNED
 
 
-class AwardNoticeFlow(flow.Flow):
+class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
     """奖扣分通知单: issued by a leader; above the issuer's tier the next level signs."""
 
     process_title = _("Award notice")
@@ -105,11 +110,7 @@ class AwardNoticeFlow(flow.Flow):
     def signer(self, activation: Any) -> Any:
         return self._notice(activation).signer
 
-    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
-        if not super().has_view_permission(user):
-            return False
-        if obj is None:
-            return True
+    def visible_to(self, user: Any) -> Any:
         from flows.services import notice_visible_to
 
-        return bool(notice_visible_to(user=user).filter(process=obj).exists())
+        return notice_visible_to(user=user)
