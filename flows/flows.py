@@ -10,8 +10,16 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from flows import views
-from flows.models import AwardNotice, Declaration, DeclarationStatus, NoticeStatus
+from flows import publicity_views, views
+from flows.models import (
+    Appeal,
+    AwardNotice,
+    Declaration,
+    DeclarationStatus,
+    NoticeStatus,
+    Summary,
+    SummaryStatus,
+)
 
 
 class ScopedViewMixin:
@@ -114,3 +122,98 @@ class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
         from flows.services import notice_visible_to
 
         return notice_visible_to(user=user)
+
+
+class SummaryFlow(ScopedViewMixin, flow.Flow):
+    """汇总 → 签发 → 公示 → 记入积分账户: HR prepares, the committee signs off (the step
+    completes when the policy's quorum decides), the batch is published for its window,
+    and when the window's timer fires the unchallenged items are posted."""
+
+    process_title = _("Summary and publicity")
+    process_description = _("HR gathers a period's approved items; the committee signs off.")
+
+    start = (
+        flow.Start(publicity_views.SummaryStartView.as_view())
+        .Annotation(title=_("Open a summary"))
+        .Available(lambda user: publicity_views.may_run_summary(user))
+        .Next(this.prepare)
+    )
+    prepare = (
+        flow.View(publicity_views.SummaryPrepareView.as_view())
+        .Annotation(title=_("Prepare the summary"))
+        .Assign(this.hr_owner)
+        .Next(this.signoff)
+    )
+    signoff = flow.Handle().Annotation(title=_("Committee sign-off")).Next(this.signed)
+    signed = flow.Switch().Case(this.publicity, this.is_published).Default(this.prepare)
+    publicity = flow.Timer(this.window_end).Annotation(title=_("Publicity window")).Next(this.post)
+    post = flow.Function(this.post_items).Annotation(title=_("Post to the ledger")).Next(this.end)
+    end = flow.End()
+
+    def _summary(self, activation: Any) -> Summary:
+        return Summary.objects.get(process_id=activation.process.pk)
+
+    def hr_owner(self, activation: Any) -> Any:
+        return self._summary(activation).created_by
+
+    def is_published(self, activation: Any) -> bool:
+        return self._summary(activation).status == SummaryStatus.PUBLICITY
+
+    def window_end(self, activation: Any) -> Any:
+        return self._summary(activation).window_ends_at
+
+    def post_items(self, activation: Any) -> None:
+        from flows.publicity import publicity_close
+
+        publicity_close(summary=self._summary(activation))
+
+    def visible_to(self, user: Any) -> Any:
+        from flows.publicity import summary_visible_to
+
+        return summary_visible_to(user=user)
+
+
+def _appeal_organisation(process: Any) -> Any:
+    """The object the committee's ruling permission is checked on (viewflow calls this with
+    the process; it is not resolved through ``this``)."""
+    return Appeal.objects.select_related("organisation").get(process_id=process.pk).organisation
+
+
+class AppealFlow(ScopedViewMixin, flow.Flow):
+    """申诉: a member objects to a published item; HR re-examines (二次核查); a committee
+    member takes the ruling from the committee's queue (an object permission on the
+    organisation, so the queue never crosses organisations) and rules (裁定)."""
+
+    process_title = _("Appeal")
+    process_description = _("Object to a published item during its publicity window.")
+
+    start = (
+        flow.Start(publicity_views.AppealStartView.as_view())
+        .Annotation(title=_("Appeal an item"))
+        .Available(lambda user: views.may_declare(user))
+        .Next(this.reexamine)
+    )
+    reexamine = (
+        flow.View(publicity_views.AppealReexamineView.as_view())
+        .Annotation(title=_("Re-examine the appeal"))
+        .Assign(this.hr_owner)
+        .Next(this.rule)
+    )
+    rule = (
+        flow.View(publicity_views.AppealRuleView.as_view())
+        .Annotation(title=_("Rule on the appeal"))
+        .Permission("points.rule_appeal", obj=_appeal_organisation)
+        .Next(this.end)
+    )
+    end = flow.End()
+
+    def _appeal(self, activation: Any) -> Appeal:
+        return Appeal.objects.select_related("item__summary").get(process_id=activation.process.pk)
+
+    def hr_owner(self, activation: Any) -> Any:
+        return self._appeal(activation).item.summary.created_by
+
+    def visible_to(self, user: Any) -> Any:
+        from flows.publicity import appeal_visible_to
+
+        return appeal_visible_to(user=user)

@@ -26,3 +26,20 @@ def notification_digests() -> int:
     from flows.notifications import notification_digests_send
 
     return notification_digests_send()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def close_publicity_windows() -> dict[str, int]:
+    """Every 15 minutes: post the batches whose publicity window has ended (idempotent)."""
+    from flows.publicity import publicity_close_due
+
+    result = publicity_close_due()
+    return {"summaries": result.summaries, "posted": result.posted, "held": result.held}
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def appeal_deadlines() -> dict[str, int]:
+    """Hourly: remind HR and the committee of overdue appeals (once per step)."""
+    from flows.publicity import appeal_deadlines_run
+
+    return appeal_deadlines_run()

@@ -301,14 +301,17 @@ class MyDeclarationsView(ListView):
 
 
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
-    """An evidence file, only for users who may see its declaration; always an attachment,
+    """An evidence file, only for users who may see its declaration or appeal; always an attachment,
     never sniffed as anything else."""
-    evidence = get_object_or_404(Evidence.objects.select_related("item__declaration"), pk=pk)
-    if (
-        not declaration_visible_to(user=request.user)
-        .filter(pk=evidence.item.declaration_id)
-        .exists()
-    ):
+    evidence = get_object_or_404(Evidence.objects.select_related("item"), pk=pk)
+    visible: Any
+    if evidence.item is not None:
+        visible = declaration_visible_to(user=request.user).filter(pk=evidence.item.declaration_id)
+    else:
+        from flows.publicity import appeal_visible_to
+
+        visible = appeal_visible_to(user=request.user).filter(pk=evidence.appeal_id or 0)
+    if not visible.exists():
         raise Http404
     response = FileResponse(
         evidence.file.open("rb"),

@@ -10,7 +10,8 @@ from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
 
-from flows.flows import AwardNoticeFlow, DeclarationFlow
+from flows import publicity_views
+from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, SummaryFlow
 from flows.views import MyDeclarationsView, NoticeListView
 from points.views import HomeView, RuleCatalogView
 
@@ -37,6 +38,36 @@ class NoticeViewset(FlowAppViewset):
     process_list_path = path("list/", NoticeListView.as_view(), name="process_list")
 
 
+class SummaryViewset(FlowAppViewset):
+    index_path = path("", publicity_views.SummaryListView.as_view(), name="index")
+    process_list_path = path(
+        "list/", publicity_views.SummaryListView.as_view(), name="process_list"
+    )
+
+
+class AppealViewset(FlowAppViewset):
+    index_path = path("", publicity_views.AppealListView.as_view(), name="index")
+    process_list_path = path("list/", publicity_views.AppealListView.as_view(), name="process_list")
+
+
+class PublicityBoardViewset(AppMenuMixin, Viewset):
+    """Published batches for everyone in scope, their PDF notices, and the committee's
+    sign-off pages."""
+
+    title = _("Publicity")
+    icon = "campaign"
+    app_name = "board"
+
+    index_path = path("", publicity_views.PublicityListView.as_view(), name="index")
+    detail_path = path("<int:pk>/", publicity_views.publicity_detail, name="detail")
+    pdf_path = path("<int:pk>/pdf/", publicity_views.publicity_pdf, name="pdf")
+    signoffs_path = path("signoff/", publicity_views.SignOffListView.as_view(), name="signoffs")
+    signoff_path = path("signoff/<int:pk>/", publicity_views.SignOffView.as_view(), name="signoff")
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return bool(user.is_authenticated)
+
+
 class PointsSite(Site):
     index_path = path("", HomeView.as_view(), name="index")
 
@@ -59,6 +90,16 @@ site = PointsSite(
             viewsets=[
                 DeclarationViewset(DeclarationFlow, icon="edit_note"),
                 NoticeViewset(AwardNoticeFlow, icon="campaign"),
+            ],
+        ),
+        Application(
+            title=_("Publicity"),
+            icon="how_to_vote",
+            app_name="publicity",
+            viewsets=[
+                PublicityBoardViewset(),
+                SummaryViewset(SummaryFlow, icon="summarize"),
+                AppealViewset(AppealFlow, icon="gavel"),
             ],
         ),
     ],

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 from viewflow.contrib.auth import AuthViewset
 
@@ -13,5 +13,6 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("evidence/<int:pk>/", evidence_download, name="evidence_download"),
     path("notifications/", notification_preferences, name="notification_preferences"),
+    path("reports/", include("points.urls")),
     path("", site.urls),
 ]

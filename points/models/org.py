@@ -24,6 +24,9 @@ class Organisation(models.Model):
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
         ordering = ["code"]
+        #: Held per organisation (django-guardian object permissions), never globally, so
+        #: task queues that ask for them stay inside the organisation.
+        permissions = [("rule_appeal", _("Can rule on appeals of the organisation"))]
 
     def __str__(self) -> str:
         return self.name

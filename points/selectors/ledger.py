@@ -350,6 +350,19 @@ def member_statement(
     )
 
 
+def member_period_entries(*, member: Member, kind: str, on: date) -> list[LedgerEntry]:
+    """The member's entries booked in the period (week, month, quarter, year) that holds
+    ``on``, oldest first, with their rule and approver."""
+    begin = period_start(kind, on)
+    return list(
+        LedgerEntry.objects.filter(
+            member=member, booked_on__gte=begin, booked_on__lte=period_end(kind, begin)
+        )
+        .select_related("rule_item", "approved_by")
+        .order_by("booked_on", "id")
+    )
+
+
 # --- the totals check -------------------------------------------------------------------
 
 _TRUNC = {

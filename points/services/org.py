@@ -47,10 +47,40 @@ def roles_sync_user(*, user: Any) -> None:
             user.groups.add(group)
         else:
             user.groups.remove(group)
+    _sync_object_permissions(user)
     is_staff = user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
+
+
+#: Permissions a role holds on the member's own organisation only (django-guardian object
+#: permissions): task queues that ask for them never show another organisation's tasks.
+ORGANISATION_PERMISSIONS: dict[str, list[str]] = {Role.COMMITTEE: ["points.rule_appeal"]}
+
+
+def _sync_object_permissions(user: Any) -> None:
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import UserObjectPermission
+    from guardian.shortcuts import assign_perm
+
+    member = Member.objects.filter(user=user).select_related("organisation").first()
+    roles = set(user.groups.values_list("name", flat=True))
+    content_type = ContentType.objects.get_for_model(Organisation)
+    for role, perms in ORGANISATION_PERMISSIONS.items():
+        keep = member is not None and role in roles and member.status == MemberStatus.ACTIVE
+        codenames = [perm.split(".")[1] for perm in perms]
+        stale = UserObjectPermission.objects.filter(
+            user=user, content_type=content_type, permission__codename__in=codenames
+        )
+        if keep:
+            assert member is not None
+            stale = stale.exclude(object_pk=str(member.organisation_id))
+        stale.delete()
+        if keep:
+            assert member is not None
+            for perm in perms:
+                assign_perm(perm, user, member.organisation)
 
 
 @transaction.atomic

@@ -180,6 +180,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # WeasyPrint logs every rendering step at INFO; keep its warnings only.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -190,6 +192,14 @@ CELERY_BEAT_SCHEDULE = {
     "declaration-deadlines-hourly": {
         "task": "flows.tasks.declaration_deadlines",
         "schedule": crontab(minute=5),
+    },
+    "close-publicity-windows": {
+        "task": "flows.tasks.close_publicity_windows",
+        "schedule": crontab(minute="*/15"),
+    },
+    "appeal-deadlines-hourly": {
+        "task": "flows.tasks.appeal_deadlines",
+        "schedule": crontab(minute=10),
     },
     "notification-digests-daily": {
         "task": "flows.tasks.notification_digests",

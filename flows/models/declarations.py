@@ -111,7 +111,20 @@ class DeclarationItem(models.Model):
 class Evidence(models.Model):
     """A checked photo or PDF, stored under a generated name outside the static root."""
 
-    item = models.ForeignKey(DeclarationItem, on_delete=models.CASCADE, related_name="evidence")
+    item = models.ForeignKey(
+        DeclarationItem,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="evidence",
+    )
+    appeal = models.ForeignKey(
+        "flows.Appeal",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="evidence",
+    )
     file = models.FileField(_("file"), max_length=200)
     content_type = models.CharField(max_length=50)
     original_name = models.CharField(_("uploaded as"), max_length=100)
@@ -124,6 +137,12 @@ class Evidence(models.Model):
     class Meta:
         verbose_name = _("evidence")
         verbose_name_plural = _("evidence")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(item__isnull=True) ^ Q(appeal__isnull=True),
+                name="evidence_one_owner",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

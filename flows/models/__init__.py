@@ -1,0 +1,43 @@
+from .declarations import (
+    AwardNotice,
+    Declaration,
+    DeclarationItem,
+    DeclarationStatus,
+    Evidence,
+    NoticeItem,
+    NoticeStatus,
+    Notification,
+    NotificationFrequency,
+    NotificationPreference,
+)
+from .publicity import (
+    Appeal,
+    AppealStatus,
+    ItemStatus,
+    Ruling,
+    SignOff,
+    Summary,
+    SummaryItem,
+    SummaryStatus,
+)
+
+__all__ = [
+    "Appeal",
+    "AppealStatus",
+    "AwardNotice",
+    "Declaration",
+    "DeclarationItem",
+    "DeclarationStatus",
+    "Evidence",
+    "ItemStatus",
+    "NoticeItem",
+    "NoticeStatus",
+    "Notification",
+    "NotificationFrequency",
+    "NotificationPreference",
+    "Ruling",
+    "SignOff",
+    "Summary",
+    "SummaryItem",
+    "SummaryStatus",
+]
