@@ -18,3 +18,8 @@ class FlowsConfig(AppConfig):
         from points.bench import register
 
         register(bench_flows)
+
+        from flows.publicity_views import home_context
+        from points.views import HOME_CONTEXT
+
+        HOME_CONTEXT.append(home_context)

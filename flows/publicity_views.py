@@ -560,3 +560,8 @@ class SummaryListView(ListView):
             .select_related("scope", "created_by")
             .order_by("-created_at", "-pk")
         )
+
+
+def home_context(user: Any) -> dict[str, Any]:
+    """What the home page shows of this cycle: summaries waiting for the user's vote."""
+    return {"signoffs": signoff_waiting(user=user).count()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -15,6 +16,11 @@ from points.models import RuleItem
 from points.roles import Role
 from points.selectors.catalog import rule_items_for_unit
 from points.selectors.org import member_for_user, member_superior, user_roles
+
+
+#: Callables ``(user) -> dict`` that add to the home page's context. Apps that build on
+#: points (flows) register theirs at start-up; points never imports them.
+HOME_CONTEXT: list[Callable[[Any], dict[str, Any]]] = []
 
 
 class HomeView(TemplateView):
@@ -36,6 +42,8 @@ class HomeView(TemplateView):
             led_units=list(member.led_units.all()) if member else [],
             open_tasks=Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED).count(),
         )
+        for provider in HOME_CONTEXT:
+            context.update(provider(user))
         return context
 
 
