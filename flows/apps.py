@@ -14,10 +14,11 @@ class FlowsConfig(AppConfig):
         register_demo(seed_declarations)
         register_demo(seed_notices)
 
-        from flows.bench import bench_flows
+        from flows.bench import bench_flows, bench_publicity_pdf
         from points.bench import register
 
         register(bench_flows)
+        register(bench_publicity_pdf)
 
         from flows.publicity_views import home_context
         from points.views import HOME_CONTEXT

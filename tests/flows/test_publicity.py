@@ -497,3 +497,28 @@ def timezone_now() -> datetime:
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_a_ruling_in_a_later_month_corrects_the_closed_month(
+    org: Org, rule: Any, committee2: Any
+) -> None:
+    """November is posted and closed; a December ruling reverses the entry and posts the
+    amended value as a correction booked in December that names November."""
+    from points.services.accounts import period_close
+
+    summary = _published(org, rule, committee2)
+    _close_after_window(summary)
+    with time_machine.travel(datetime(2026, 12, 3, 2, 0, tzinfo=UTC), tick=False):
+        period_close(organisation=org.organisation, month=date(2026, 11, 1), actor=org.hr.user)
+        item = summary.items.get(member=org.worker_b)
+        assert _appeal(org.hr, item, reason="复核").status_code == 302
+        _reexamine(org)
+        response = _rule(org.committee, "amend", 25)
+        assert response.status_code == 302, _errors(response)
+    original = LedgerEntry.objects.get(member=org.worker_b, kind=EntryKind.DAILY)
+    reversal = LedgerEntry.objects.get(reverses=original)
+    correction = LedgerEntry.objects.get(member=org.worker_b, kind=EntryKind.CORRECTION)
+    assert reversal.booked_on.month == 12 and reversal.corrects_month == date(2026, 11, 1)
+    assert correction.amount == 25 and correction.booked_on == date(2026, 12, 3)
+    assert correction.corrects_month == date(2026, 11, 1)
+    assert ledger_verify() == []

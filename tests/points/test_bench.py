@@ -26,6 +26,8 @@ def test_bench_reports_figures_beside_baselines_as_json() -> None:
     # flows register their figures: the declaration flow beside a bare viewflow flow
     assert any(n.startswith("declarations/s, start") for n in names)
     assert any(n == "queries per declaration" for n in names)
+    pdf = next(f for f in figures if f["name"] == "publicity PDF of 1000 rows")
+    assert pdf["unit"] == "ms" and pdf["baseline"] > 0
     concurrent = next(n for n in names if "4 clients" in n)
     if connection.vendor == "postgresql":  # SQLite's in-memory test database locks tables
         assert "(0 errors, 0 lost or duplicated" in concurrent
