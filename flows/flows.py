@@ -71,9 +71,14 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
     # The declaration is read afresh each time: the process object may hold a stale copy.
 
     def _declaration(self, activation: Any) -> Declaration:
-        return Declaration.objects.select_related("reviewer", "submitted_by").get(
-            process_id=activation.process.pk
-        )
+        """Read once per activation (the Switch asks two questions of the same row)."""
+        cached: Declaration | None = getattr(activation, "_declaration", None)
+        if cached is None:
+            cached = Declaration.objects.select_related("reviewer", "submitted_by").get(
+                process_id=activation.process.pk
+            )
+            activation._declaration = cached
+        return cached
 
     def current_reviewer(self, activation: Any) -> Any:
         return self._declaration(activation).reviewer

@@ -108,8 +108,11 @@ def declaration_amount(*, declaration: Declaration) -> int:
 
 def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | None:
     """Points the reviewer may approve alone on this declaration: the tier of the unit they
-    lead above the member (None: no limit)."""
-    for unit in [declaration.member.unit, *unit_ancestors(unit=declaration.member.unit)]:
+    lead above the member (None: no limit). The member's own unit is checked first; the
+    ancestors are read only when the reviewer leads a unit further up."""
+    unit = declaration.member.unit
+    units = [unit] if unit.leader_id == reviewer.pk else unit_ancestors(unit=unit)
+    for unit in units:
         if unit.leader_id == reviewer.pk:
             tier = unit.authority_tier
             return None if tier is None else tier.max_points
@@ -139,7 +142,13 @@ def declaration_review(
     the open month's pending pool; above it, the declaration escalates to the next leader
     up. Rejecting or returning needs a reason; so does any adjustment, which must stay
     inside the rule's range."""
-    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    declaration = (
+        Declaration.objects.select_for_update(of=("self",))
+        .select_related(
+            "member__unit__authority_tier", "organisation", "submitted_by", "reviewer"
+        )
+        .get(pk=declaration.pk)
+    )
     if declaration.reviewer_id != user.pk or declaration.member.user_id == user.pk:
         raise PermissionDenied(_("You may not review this declaration."))
     if declaration.status not in (DeclarationStatus.SUBMITTED, DeclarationStatus.ESCALATED):
