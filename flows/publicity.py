@@ -10,6 +10,7 @@ commands call these functions and nothing else.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,8 @@ from points.services.ledger import (
     ledger_post_batch,
     ledger_reverse,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Anomaly flags HR sees on a summary item, with what they mean.
 FLAG_LABELS = {
@@ -945,7 +948,11 @@ def publicity_close_due(*, now: datetime | None = None) -> CloseResult:
     for summary in Summary.objects.filter(
         status=SummaryStatus.PUBLICITY, window_ends_at__lte=now
     ).order_by("window_ends_at", "pk"):
-        result = publicity_close(summary=summary, now=now)
+        try:
+            result = publicity_close(summary=summary, now=now)
+        except Exception:  # one broken batch must not hold up the others; retried next run
+            logger.exception("closing the publicity window of summary %s failed", summary.pk)
+            continue
         for i, value in enumerate((result.summaries, result.posted, result.refused, result.held)):
             totals[i] += value
     fire_due_timers()
