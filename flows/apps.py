@@ -9,10 +9,12 @@ class FlowsConfig(AppConfig):
 
     def ready(self) -> None:
         from flows.demo import seed_declarations, seed_notices
+        from flows.demo_publicity import seed_publicity
         from points.demo.seed import register_demo
 
         register_demo(seed_declarations)
         register_demo(seed_notices)
+        register_demo(seed_publicity)
 
         from flows.bench import bench_flows, bench_publicity_pdf
         from points.bench import register
