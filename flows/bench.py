@@ -266,7 +266,7 @@ def bench_publicity_pdf(context: Context) -> list[Figure]:
         period_start=day.replace(day=1),
         period_end=day,
         status="publicity",
-        created_by=leader.user,  # type: ignore[misc]  (the bench leader logs in)
+        created_by=leader.user,  # type: ignore[misc]
         published_at=now,
         window_ends_at=now + timedelta(days=7),
     )
