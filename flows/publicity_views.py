@@ -273,8 +273,12 @@ class PublicityListView(ListView):
             .filter(status__in=[SummaryStatus.PUBLICITY, SummaryStatus.POSTED])
             .select_related("scope")
             .annotate(
-                item_count=Count("items", filter=~Q(items__status=ItemStatus.EXCLUDED)),
-                open_appeals=Count("items__appeals", filter=~Q(items__appeals__status="ruled")),
+                item_count=Count(
+                    "items", filter=~Q(items__status=ItemStatus.EXCLUDED), distinct=True
+                ),
+                open_appeals=Count(
+                    "items__appeals", filter=~Q(items__appeals__status="ruled"), distinct=True
+                ),
             )
             .order_by("-published_at", "-pk")
         )
@@ -382,10 +386,14 @@ class AppealStartView(View):
             .filter(pk=pk)
             .first()
         )
-        if item is None or not (
-            summary_visible_to(user=request.user).filter(pk=item.summary_id).exists()
+        if (
+            item is None
+            or item.status == ItemStatus.EXCLUDED
+            or not summary_visible_to(user=request.user)
+            .filter(pk=item.summary_id, status__in=[SummaryStatus.PUBLICITY, SummaryStatus.POSTED])
+            .exists()
         ):
-            raise Http404
+            raise Http404  # only published items of a batch the user may see
         return item
 
     def _render(self, request: HttpRequest, item: SummaryItem, form: AppealForm) -> HttpResponse:

@@ -144,9 +144,7 @@ def declaration_review(
     inside the rule's range."""
     declaration = (
         Declaration.objects.select_for_update(of=("self",))
-        .select_related(
-            "member__unit__authority_tier", "organisation", "submitted_by", "reviewer"
-        )
+        .select_related("member__unit__authority_tier", "organisation", "submitted_by", "reviewer")
         .get(pk=declaration.pk)
     )
     if declaration.reviewer_id != user.pk or declaration.member.user_id == user.pk:

@@ -17,7 +17,6 @@ from points.roles import Role
 from points.selectors.catalog import rule_items_for_unit
 from points.selectors.org import member_for_user, member_superior, user_roles
 
-
 #: Callables ``(user) -> dict`` that add to the home page's context. Apps that build on
 #: points (flows) register theirs at start-up; points never imports them.
 HOME_CONTEXT: list[Callable[[Any], dict[str, Any]]] = []

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
+from viewflow.workflow.flow.views import DashboardTaskListView, FlowChartView
 
 from flows import publicity_views
 from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, SummaryFlow
@@ -26,26 +28,54 @@ class RuleCatalogViewset(AppMenuMixin, Viewset):
         return bool(user.has_perm("points.view_ruleitem"))
 
 
-class DeclarationViewset(FlowAppViewset):
+class ScopedTaskListView(DashboardTaskListView):
+    """viewflow's list of a flow's tasks, only for processes the user may see."""
+
+    def get_queryset(self) -> Any:
+        visible = self.flow_class.instance.visible_to(self.request.user)  # type: ignore[union-attr]
+        return super().get_queryset().filter(process__in=visible.values("process"))
+
+
+class ScopedChartView(FlowChartView):
+    """viewflow's chart: a process's chart (coloured by its progress) only for those who may
+    see the process."""
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        process_pk = kwargs.get("process_pk")
+        if process_pk is not None:
+            visible = self.flow_class.instance.visible_to(request.user)  # type: ignore[union-attr]
+            if not visible.filter(process_id=process_pk).exists():
+                raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ScopedFlowAppViewset(FlowAppViewset):
+    """Every page viewflow adds for a flow, scoped to the records the user may see."""
+
+    task_list_view_class = ScopedTaskListView
+    chart_view_class = ScopedChartView
+
+
+class DeclarationViewset(ScopedFlowAppViewset):
     """viewflow's flow pages, with the process list scoped to what the user may see."""
 
     index_path = path("", MyDeclarationsView.as_view(), name="index")
     process_list_path = path("list/", MyDeclarationsView.as_view(), name="process_list")
 
 
-class NoticeViewset(FlowAppViewset):
+class NoticeViewset(ScopedFlowAppViewset):
     index_path = path("", NoticeListView.as_view(), name="index")
     process_list_path = path("list/", NoticeListView.as_view(), name="process_list")
 
 
-class SummaryViewset(FlowAppViewset):
+class SummaryViewset(ScopedFlowAppViewset):
     index_path = path("", publicity_views.SummaryListView.as_view(), name="index")
     process_list_path = path(
         "list/", publicity_views.SummaryListView.as_view(), name="process_list"
     )
 
 
-class AppealViewset(FlowAppViewset):
+class AppealViewset(ScopedFlowAppViewset):
     index_path = path("", publicity_views.AppealListView.as_view(), name="index")
     process_list_path = path("list/", publicity_views.AppealListView.as_view(), name="process_list")
 

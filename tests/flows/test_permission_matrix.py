@@ -115,3 +115,25 @@ def test_start_page_by_role(org: Org, who: str, status: int) -> None:
 def test_notice_start_page_by_role(org: Org, who: str, status: int) -> None:
     url = "/declarations/awardnotice/start/"
     assert _client(getattr(org, who)).get(url).status_code == status
+
+
+@pytest.mark.parametrize("who", ["leader_b", "worker_b", "committee_other"])
+def test_viewflow_task_list_and_process_chart_are_scoped(
+    org: Org, other_org: Org, open_review: Task, who: str
+) -> None:
+    """viewflow's flow-wide task list and a process's chart show only processes the user
+    may see (both flows' pages share the scoped views)."""
+    member = other_org.committee if who == "committee_other" else getattr(org, who)
+    client = _client(member)
+    tasks = client.get("/declarations/declaration/tasks/")
+    assert tasks.status_code == 200
+    assert f"/{open_review.process_id}/review/{open_review.pk}/" not in tasks.content.decode()
+    chart = client.get(f"/declarations/declaration/{open_review.process_id}/chart/")
+    assert chart.status_code == 404
+    reviewer = _client(org.leader_a1)
+    listed = reviewer.get("/declarations/declaration/tasks/").content.decode()
+    assert f"/{open_review.process_id}/review/{open_review.pk}/" in listed
+    assert (
+        reviewer.get(f"/declarations/declaration/{open_review.process_id}/chart/").status_code
+        == 200
+    )
