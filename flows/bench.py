@@ -231,18 +231,40 @@ def bench_flows(context: Context) -> list[Figure]:
 PDF_ROWS = 1000
 
 
+def _in_child(html: str) -> tuple[float, int]:
+    """Seconds WeasyPrint takes to make a PDF of ``html``, and its size, measured in a
+    forked child process (the parent's memory is untouched)."""
+    import multiprocessing
+
+    from points.pdf import pdf_from_html
+
+    def work(send: Any) -> None:
+        start = time.perf_counter()
+        pdf = pdf_from_html(html)
+        send.send((time.perf_counter() - start, len(pdf) if pdf.startswith(b"%PDF") else 0))
+
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=work, args=(send,))
+    child.start()
+    seconds, size = receive.recv()
+    child.join()
+    if not size:
+        raise RuntimeError("the child did not produce a PDF")
+    return float(seconds), int(size)
+
+
 def bench_publicity_pdf(context: Context) -> list[Figure]:
     """Render the publicity notice of a 1,000-row batch (target: under 5 s), beside
     WeasyPrint rendering a bare 1,000-row table of the same cells."""
     from datetime import timedelta
 
     from django.utils import timezone
-    from weasyprint import HTML
 
     from flows.models import AwardNotice, NoticeItem, NoticeStatus, Summary, SummaryItem
-    from flows.publicity_views import publicity_notice_pdf
+    from flows.publicity_views import publicity_notice_html
 
     leader, workers, rule = _setup(context, members=min(200, max(20, context.scale.batch // 50)))
+    names = {w.pk: w.name for w in workers}
     day = context.last_month.replace(day=20)
     notice = AwardNotice.objects.create(
         organisation=context.organisation, issuer=leader, status=NoticeStatus.APPROVED
@@ -284,20 +306,21 @@ def bench_publicity_pdf(context: Context) -> list[Figure]:
         )
         for source in sources
     )
+    # WeasyPrint holds the whole laid-out document in memory (about 150 MB for 1,000
+    # rows): the PDF is made in a forked child, as a web worker would, so the peak-memory
+    # figure stays the ledger's. The page's data is read here, in the parent.
     start = time.perf_counter()
-    pdf = publicity_notice_pdf(summary=summary)
+    html = publicity_notice_html(summary=summary)
     ours = time.perf_counter() - start
-    assert pdf.startswith(b"%PDF")
-    names = {w.pk: w.name for w in workers}
     rows = "".join(
         f"<tr><td>{names[s.member_id]}</td><td>{rule.name}</td><td>{s.description}</td>"
         f"<td>{day}</td><td>{s.points}</td></tr>"
         for s in sources
     )
-    start = time.perf_counter()
-    HTML(string=f"<table>{rows}</table>").write_pdf()
-    bare = time.perf_counter() - start
-    context.log(f"publicity PDF: {PDF_ROWS} rows, {len(pdf) // 1024} KB")
+    seconds, size = _in_child(html)
+    ours += seconds
+    bare, _size = _in_child(f"<table>{rows}</table>")
+    context.log(f"publicity PDF: {PDF_ROWS} rows, {size // 1024} KB")
     return [
         Figure(
             f"publicity PDF of {PDF_ROWS} rows",

@@ -46,7 +46,7 @@ from flows.publicity import (
     summary_visible_to,
 )
 from points.models import OrgUnit
-from points.pdf import render_pdf
+from points.pdf import pdf_from_html, render_html
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
@@ -327,9 +327,8 @@ def publicity_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def publicity_notice_pdf(*, summary: Summary) -> bytes:
-    """The publicity notice (公示通知) as PDF: the same content as the page."""
-    return render_pdf(
+def publicity_notice_html(*, summary: Summary) -> str:
+    return render_html(
         template="flows/pdf/publicity.html",
         context={
             "summary": summary,
@@ -338,6 +337,11 @@ def publicity_notice_pdf(*, summary: Summary) -> bytes:
             "leaders": RankGroup.LEADERS,
         },
     )
+
+
+def publicity_notice_pdf(*, summary: Summary) -> bytes:
+    """The publicity notice (公示通知) as PDF: the same content as the page."""
+    return pdf_from_html(publicity_notice_html(summary=summary))
 
 
 # --- appeals ------------------------------------------------------------------------------

@@ -31,10 +31,18 @@ class LocalOnlyFetcher(URLFetcher):
         return super().fetch(url, headers)
 
 
+def render_html(*, template: str, context: dict[str, Any]) -> str:
+    """The document's HTML (Django escapes every user text in it)."""
+    return render_to_string(template, {"pdf_font": PDF_FONT, **context})
+
+
+def pdf_from_html(html: str, fetcher: LocalOnlyFetcher | None = None) -> bytes:
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher or LocalOnlyFetcher()).write_pdf()
+    return pdf
+
+
 def render_pdf(
     *, template: str, context: dict[str, Any], fetcher: LocalOnlyFetcher | None = None
 ) -> bytes:
     """Render ``template`` with ``context`` to PDF bytes."""
-    html = render_to_string(template, {"pdf_font": PDF_FONT, **context})
-    pdf: bytes = HTML(string=html, url_fetcher=fetcher or LocalOnlyFetcher()).write_pdf()
-    return pdf
+    return pdf_from_html(render_html(template=template, context=context), fetcher)
