@@ -506,9 +506,13 @@ def summary_visible_to(*, user: Any) -> QuerySet[Summary]:
     summaries = Summary.objects.filter(organisation=member.organisation)
     if {Role.HR, Role.COMMITTEE} & user_roles(user=user):
         return summaries
-    ancestors = [p for p in _path_prefixes(member.unit.path)]
-    return summaries.filter(
-        status__in=[SummaryStatus.PUBLICITY, SummaryStatus.POSTED], scope__path__in=ancestors
+    # In scope: the member's unit lies inside the batch's scope; a leader also sees the
+    # batches of every unit inside the subtrees they lead.
+    in_scope = Q(scope__path__in=list(_path_prefixes(member.unit.path)))
+    for unit in member.led_units.all():
+        in_scope |= Q(scope__path__startswith=unit.path)
+    return summaries.filter(status__in=[SummaryStatus.PUBLICITY, SummaryStatus.POSTED]).filter(
+        in_scope
     )
 
 

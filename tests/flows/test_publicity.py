@@ -522,3 +522,22 @@ def test_a_ruling_in_a_later_month_corrects_the_closed_month(
     assert correction.amount == 25 and correction.booked_on == date(2026, 12, 3)
     assert correction.corrects_month == date(2026, 11, 1)
     assert ledger_verify() == []
+
+
+def test_leaders_above_the_scope_see_its_publicity(org: Org, rule: Any, committee2: Any) -> None:
+    """A batch scoped to department A is seen by its members, by the leaders above it (the
+    CEO), but not by department B."""
+    _approved(org, rule, org.worker_a1, org.leader_a1, 30)
+    hr = _client(org.hr)
+    response = hr.post(SUMMARY_START, {"scope": org.dept_a.pk, "on": "2026-11-20"})
+    assert response.status_code == 302
+    summary = Summary.objects.get()
+    _submit(org)
+    _sign(org.committee, summary)
+    _sign(committee2, summary)
+    url = f"/publicity/board/{summary.pk}/"
+    assert _client(org.worker_a1).get(url).status_code == 200
+    assert _client(org.ceo).get(url).status_code == 200
+    assert _client(org.leader_a).get(url).status_code == 200
+    assert _client(org.worker_b).get(url).status_code == 404
+    assert _client(org.leader_b).get(url).status_code == 404
