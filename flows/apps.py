@@ -14,13 +14,29 @@ class FlowsConfig(AppConfig):
 
         register_demo(seed_declarations)
         register_demo(seed_notices)
+
+        from flows.demo_history import seed_history
+
+        register_demo(seed_history)  # before the publicity demo closes last month
         register_demo(seed_publicity)
+
+        from flows.demo_shop import seed_shop
+
+        register_demo(seed_shop)  # after the publicity demo: last month's ranking exists
+
+        from flows.demo_imports import seed_imports
+
+        register_demo(seed_imports)
 
         from flows.bench import bench_flows, bench_publicity_pdf
         from points.bench import register
 
         register(bench_flows)
         register(bench_publicity_pdf)
+
+        from flows.bench_mypoints import bench_my_points
+
+        register(bench_my_points)
 
         from flows.publicity_views import home_context
         from points.views import HOME_CONTEXT

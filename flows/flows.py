@@ -10,13 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from flows import publicity_views, views
+from flows import publicity_views, redemption_views, views
 from flows.models import (
     Appeal,
     AwardNotice,
     Declaration,
     DeclarationStatus,
     NoticeStatus,
+    Redemption,
+    RedemptionStatus,
     Summary,
     SummaryStatus,
 )
@@ -222,3 +224,62 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         from flows.publicity import appeal_visible_to
 
         return appeal_visible_to(user=user)
+
+
+def _redemption_organisation(process: Any) -> Any:
+    """The object HR's redemption permission is checked on (viewflow calls this with the
+    process)."""
+    return Redemption.objects.select_related("organisation").get(process_id=process.pk).organisation
+
+
+class RedemptionFlow(ScopedViewMixin, flow.Flow):
+    """兑换: a member spends points on a reward (the points are spent at the request); HR
+    takes the approval from the HR queue (an object permission on the organisation, so the
+    queue never crosses organisations) and approves or rejects with a refund; an approved
+    redemption waits in the queue to be fulfilled. The member may cancel before
+    fulfilment (``cancel_for_member``): refunded, and the open task leaves the queue."""
+
+    process_title = _("Redemption")
+    process_description = _("Spend points on a reward from the points shop.")
+
+    start = (
+        flow.Start(redemption_views.RedemptionStartView.as_view())
+        .Annotation(title=_("Redeem a reward"))
+        .Available(lambda user: redemption_views.may_redeem(user))
+        .Next(this.approve)
+    )
+    approve = (
+        flow.View(redemption_views.RedemptionApproveView.as_view())
+        .Annotation(title=_("Approve the redemption"))
+        .Permission("points.handle_redemption", obj=_redemption_organisation)
+        .Next(this.approved)
+    )
+    approved = flow.Switch().Case(this.fulfil, this.is_approved).Default(this.end)
+    fulfil = (
+        flow.View(redemption_views.RedemptionFulfilView.as_view())
+        .Annotation(title=_("Fulfil the redemption"))
+        .Permission("points.handle_redemption", obj=_redemption_organisation)
+        .Next(this.end)
+    )
+    end = flow.End()
+
+    def is_approved(self, activation: Any) -> bool:
+        status = (
+            Redemption.objects.filter(process_id=activation.process.pk)
+            .values_list("status", flat=True)
+            .get()
+        )
+        return bool(status == RedemptionStatus.APPROVED)
+
+    def cancel_for_member(self, process: Any) -> None:
+        """The member withdrew: cancel the open approval or fulfilment task and the
+        process (called by ``flows.redemption.redemption_cancel`` in its transaction)."""
+        from viewflow.workflow.status import PROCESS
+
+        if process.status not in (PROCESS.DONE, PROCESS.CANCELED):
+            self.cancel(process)
+
+    def visible_to(self, user: Any) -> Any:
+        from flows.redemption import redemption_visible_to
+
+        return redemption_visible_to(user=user)

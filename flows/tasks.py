@@ -43,3 +43,11 @@ def appeal_deadlines() -> dict[str, int]:
     from flows.publicity import appeal_deadlines_run
 
     return appeal_deadlines_run()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def import_job_run(job_id: int) -> str:
+    """Run a confirmed bulk import: all its rows or none; a second run does nothing."""
+    from flows.imports import import_job_run as run
+
+    return str(run(job_id=job_id).status)

@@ -237,3 +237,7 @@ class AttendanceAdmin(OrganisationScopedAdmin):
     organisation_lookup = "member__organisation"
     list_display = ("member", "month", "days_present", "days_required")
     raw_id_fields = ("member",)
+
+
+# The points shop and prize tables (registered on import).
+from points import admin_shop  # noqa: E402, F401

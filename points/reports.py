@@ -1,4 +1,5 @@
-"""Reports of the points module: a member's statement as PDF, the ranking as PDF and XLSX.
+"""Reports of the points module: a member's statement as PDF (its entries also as CSV and
+XLSX), the ranking as PDF, XLSX and CSV.
 
 A member downloads their own statement; HR any member's of their organisation. HR and the
 committee download rankings of their organisation. Everything a user typed reaches the
@@ -21,6 +22,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from points.exports import CSV_CONTENT_TYPE, csv_bytes, xlsx_bytes
 from points.models import LedgerEntry, Member, MemberKind, Organisation, OrgUnit, PeriodKind
 from points.pdf import render_pdf
 from points.periods import TOTAL_KINDS, organisation_today, period_end, period_start
@@ -176,16 +178,68 @@ def statement_context(*, member: Member, kind: str, on: date) -> dict[str, Any]:
     }
 
 
+def _format(request: HttpRequest, allowed: tuple[str, ...]) -> str:
+    fmt = request.GET.get("format") or allowed[0]
+    if fmt not in allowed:
+        raise InvalidParameter(
+            _("The format must be one of %(allowed)s.") % {"allowed": ", ".join(allowed)}
+        )
+    return fmt
+
+
+def statement_columns() -> list[str]:
+    return [
+        _("date of the event"),
+        _("booked on"),
+        _("kind"),
+        _("code"),
+        _("rule item"),
+        _("points"),
+        _("approved by"),
+        _("note"),
+    ]
+
+
+def statement_rows(lines: list[StatementLine]) -> list[list[Any]]:
+    return [
+        [
+            line.entry.effective_date,
+            line.entry.booked_on,
+            line.entry.get_kind_display(),
+            line.entry.rule_item.code if line.entry.rule_item else "",
+            line.entry.rule_item.name if line.entry.rule_item else "",
+            line.entry.amount,
+            line.approver,
+            line.entry.note,
+        ]
+        for line in lines
+    ]
+
+
 @require_GET
 def statement_pdf(request: HttpRequest, member_id: int | None = None) -> HttpResponse:
-    """The member's points statement for a week, month, quarter or year, as PDF."""
+    """The member's points statement for a week, month, quarter or year, as PDF; its
+    entries as CSV or XLSX (``format=csv`` / ``format=xlsx``)."""
     member = _statement_member(request, member_id)
     try:
         kind = _period_kind(request)
         day = _period_day(request, member.organisation, kind)
+        fmt = _format(request, ("pdf", "csv", "xlsx"))
     except InvalidParameter as error:
         return _bad_request(error)
     context = statement_context(member=member, kind=kind, on=day)
+    if fmt != "pdf":
+        label = period_label(kind, context["period_start"])
+        rows = statement_rows(context["lines"])
+        name = f"statement-{member.employee_no}-{label}.{fmt}"
+        if fmt == "csv":
+            return _attachment(
+                csv_bytes(statement_columns(), rows), filename=name, content_type=CSV_CONTENT_TYPE
+            )
+        content = xlsx_bytes(
+            statement_columns(), rows, title="statement", widths=(12, 12, 12, 10, 24, 8, 12, 40)
+        )
+        return _attachment(content, filename=name, content_type=XLSX_CONTENT_TYPE)
     pdf = render_pdf(template="points/pdf/statement.html", context=context)
     label = period_label(kind, context["period_start"])
     return _attachment(
@@ -267,8 +321,10 @@ def _ranking_group(request: HttpRequest) -> str | None:
 
 def _ranking_format(request: HttpRequest) -> str:
     fmt = request.GET.get("format") or "pdf"
-    if fmt not in ("pdf", "xlsx"):
-        raise InvalidParameter(_("The format must be pdf or xlsx."))
+    if fmt not in ("pdf", "xlsx", "csv"):
+        raise InvalidParameter(
+            _("The format must be one of %(allowed)s.") % {"allowed": "pdf, xlsx, csv"}
+        )
     return fmt
 
 
@@ -312,7 +368,7 @@ def ranking_xlsx(report: RankingReport) -> bytes:
 @require_GET
 def ranking(request: HttpRequest) -> HttpResponse:
     """The ranking of a period (or all time) in the organisation or a unit's subtree, with
-    grades, as PDF or XLSX. HR and the committee only."""
+    grades, as PDF, XLSX or CSV. HR and the committee only."""
     viewer = member_for_user(user=request.user)
     if viewer is None or not user_roles(user=request.user) & RANKING_ROLES:
         raise PermissionDenied
@@ -342,6 +398,16 @@ def ranking(request: HttpRequest) -> HttpResponse:
     if fmt == "xlsx":
         return _attachment(
             ranking_xlsx(report), filename=report.filename("xlsx"), content_type=XLSX_CONTENT_TYPE
+        )
+    if fmt == "csv":
+        lines = [
+            [row.rank, row.name, row.employee_no, row.unit_name, row.total, grade]
+            for row, grade in report.graded_rows
+        ]
+        return _attachment(
+            csv_bytes(ranking_columns(), lines),
+            filename=report.filename("csv"),
+            content_type=CSV_CONTENT_TYPE,
         )
     pdf = render_pdf(
         template="points/pdf/ranking.html",

@@ -36,6 +36,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "points.view_policy",
         "points.view_authoritytier",
         "points.view_historicalruleitem",
+        # The points shop and prize tables (the admin, scoped to the organisation).
+        "points.view_reward",
+        "points.add_reward",
+        "points.change_reward",
+        "points.view_prizetable",
+        "points.add_prizetable",
+        "points.change_prizetable",
+        "points.view_prizetier",
+        "points.add_prizetier",
+        "points.change_prizetier",
+        "points.delete_prizetier",
+        "points.view_prizeaward",
     ],
     Role.COMMITTEE: [
         *_VIEW_CATALOG,

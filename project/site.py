@@ -12,9 +12,21 @@ from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow.views import DashboardTaskListView, FlowChartView
 
-from flows import publicity_views
-from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, SummaryFlow
+from flows import publicity_views, redemption_views
+from flows.dashboard_views import DashboardViewset
+from flows.flows import (
+    AppealFlow,
+    AwardNoticeFlow,
+    DeclarationFlow,
+    RedemptionFlow,
+    SummaryFlow,
+)
+from flows.imports_views import ImportViewset
+from flows.mypoints_views import MyPointsViewset
 from flows.views import MyDeclarationsView, NoticeListView
+from points.prize_views import PrizeAwardListView, prize_award_paid
+from points.roles import Role
+from points.selectors.org import user_roles
 from points.views import HomeView, RuleCatalogView
 
 
@@ -98,6 +110,44 @@ class PublicityBoardViewset(AppMenuMixin, Viewset):
         return bool(user.is_authenticated)
 
 
+class ShopViewset(AppMenuMixin, Viewset):
+    """The points shop: rewards on offer to the member, and their pictures."""
+
+    title = _("Points shop")
+    icon = "storefront"
+    app_name = "rewards"
+
+    index_path = path("", redemption_views.ShopView.as_view(), name="index")
+    picture_path = path("<int:pk>/picture/", redemption_views.reward_picture, name="picture")
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return bool(user.is_authenticated)
+
+
+class RedemptionViewset(ScopedFlowAppViewset):
+    index_path = path("", redemption_views.RedemptionListView.as_view(), name="index")
+    process_list_path = path(
+        "list/", redemption_views.RedemptionListView.as_view(), name="process_list"
+    )
+    withdraw_path = path(
+        "withdraw/<int:pk>/", redemption_views.redemption_withdraw, name="withdraw"
+    )
+
+
+class PrizeViewset(AppMenuMixin, Viewset):
+    """HR's list of prize winners."""
+
+    title = _("Prize winners")
+    icon = "emoji_events"
+    app_name = "prizes"
+
+    index_path = path("", PrizeAwardListView.as_view(), name="index")
+    paid_path = path("<int:pk>/paid/", prize_award_paid, name="paid")
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return Role.HR in user_roles(user=user)
+
+
 class PointsSite(Site):
     index_path = path("", HomeView.as_view(), name="index")
 
@@ -111,7 +161,7 @@ site = PointsSite(
             title=_("Points"),
             icon="stars",
             app_name="points",
-            viewsets=[RuleCatalogViewset()],
+            viewsets=[MyPointsViewset(), RuleCatalogViewset(), DashboardViewset()],
         ),
         Application(
             title=_("Declarations"),
@@ -120,6 +170,7 @@ site = PointsSite(
             viewsets=[
                 DeclarationViewset(DeclarationFlow, icon="edit_note"),
                 NoticeViewset(AwardNoticeFlow, icon="campaign"),
+                ImportViewset(),
             ],
         ),
         Application(
@@ -130,6 +181,16 @@ site = PointsSite(
                 PublicityBoardViewset(),
                 SummaryViewset(SummaryFlow, icon="summarize"),
                 AppealViewset(AppealFlow, icon="gavel"),
+            ],
+        ),
+        Application(
+            title=_("Points shop"),
+            icon="storefront",
+            app_name="shop",
+            viewsets=[
+                ShopViewset(),
+                RedemptionViewset(RedemptionFlow, icon="redeem"),
+                PrizeViewset(),
             ],
         ),
     ],

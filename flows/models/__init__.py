@@ -10,6 +10,7 @@ from .declarations import (
     NotificationFrequency,
     NotificationPreference,
 )
+from .imports import ImportJob, ImportJobNotice, ImportKind, ImportStatus
 from .publicity import (
     Appeal,
     AppealStatus,
@@ -20,6 +21,7 @@ from .publicity import (
     SummaryItem,
     SummaryStatus,
 )
+from .redemption import Redemption, RedemptionStatus
 
 __all__ = [
     "Appeal",
@@ -29,12 +31,18 @@ __all__ = [
     "DeclarationItem",
     "DeclarationStatus",
     "Evidence",
+    "ImportJob",
+    "ImportJobNotice",
+    "ImportKind",
+    "ImportStatus",
     "ItemStatus",
     "NoticeItem",
     "NoticeStatus",
     "Notification",
     "NotificationFrequency",
     "NotificationPreference",
+    "Redemption",
+    "RedemptionStatus",
     "Ruling",
     "SignOff",
     "Summary",

@@ -24,6 +24,8 @@ from .org import (
     Policy,
     SummaryPeriod,
 )
+from .prizes import PrizeAward, PrizeBasis, PrizeGroup, PrizeTable, PrizeTier
+from .shop import Reward, RewardKind
 
 __all__ = [
     "Account",
@@ -46,7 +48,14 @@ __all__ = [
     "PeriodKind",
     "PeriodTotal",
     "Policy",
+    "PrizeAward",
+    "PrizeBasis",
+    "PrizeGroup",
+    "PrizeTable",
+    "PrizeTier",
     "RankBucket",
+    "Reward",
+    "RewardKind",
     "RuleCategory",
     "RuleItem",
     "RuleKind",

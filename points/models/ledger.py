@@ -10,6 +10,8 @@ Invariants (DESIGN.md, "The ledger"):
    is what the entry did to the spendable balance (a deduction never takes it below zero,
    and the entry records how much it actually took).
 4. Account and period totals equal the sums of the entries (``manage.py points_verify``).
+   Period totals are kept for months, quarters and years (``STORED_KINDS``); a week's
+   figures are summed from the entries when asked for.
 5. Closed months accept no entries; a late correction is booked in the open month and names
    the month it corrects.
 """
@@ -50,6 +52,12 @@ class PeriodKind(models.TextChoices):
     MONTH = "month", _("month")
     QUARTER = "quarter", _("quarter")
     YEAR = "year", _("year")
+
+
+#: The period kinds whose totals are kept in ``PeriodTotal`` and ``RankBucket``. A week's
+#: totals are summed from the entries when asked for (the ``entry_org_booked`` index):
+#: keeping them too would make every posting upsert a third more total rows.
+STORED_KINDS = (PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR)
 
 
 class Account(models.Model):
@@ -158,7 +166,9 @@ class LedgerEntry(models.Model):
     )
     source_id = models.BigIntegerField(null=True, blank=True)
     source = GenericForeignKey("source_type", "source_id")
-    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    # Unique through ``entry_idempotency_key`` below: one index that serves equality and
+    # prefix (LIKE) lookups, where ``unique=True`` would add a second, pattern-ops index.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
     fingerprint = models.CharField(max_length=64)
     reverses = models.ForeignKey(
         "self",
@@ -199,6 +209,12 @@ class LedgerEntry(models.Model):
         ordering = ["-booked_on", "-id"]
         indexes = [
             models.Index(fields=["member", "-booked_on", "-id"], name="entry_member_booked"),
+            # Covers a week's totals and rankings (summed from the entries) and raw sums
+            # over a period: every column such a query reads is in the index.
+            models.Index(
+                fields=["organisation", "booked_on", "member", "amount", "in_period_totals"],
+                name="entry_org_booked",
+            ),
             models.Index(
                 fields=["member", "rule_item", "effective_date"],
                 name="entry_member_rule_day",
@@ -214,6 +230,12 @@ class LedgerEntry(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                name="entry_idempotency_key",
+                opclasses=["varchar_pattern_ops"],
+                violation_error_message=_("This idempotency key is already in the ledger."),
+            ),
             models.UniqueConstraint(
                 fields=["reverses"],
                 condition=Q(reverses__isnull=False),
@@ -271,7 +293,7 @@ class Period(models.Model):
 
 
 class PeriodTotal(models.Model):
-    """A member's total for one week, month, quarter or year: what rankings read."""
+    """A member's total for one month, quarter or year: what rankings read."""
 
     # Two indexes only (the key and the ranking): each posting updates these rows.
     pk = models.CompositePrimaryKey("member", "period_kind", "period_start")
@@ -292,6 +314,11 @@ class PeriodTotal(models.Model):
             models.Index(
                 fields=["organisation", "period_kind", "period_start", "-total", "member"],
                 name="period_total_ranking",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_kind__in=STORED_KINDS), name="period_total_stored_kind"
             ),
         ]
 
@@ -320,6 +347,11 @@ class RankBucket(models.Model):
     class Meta:
         verbose_name = _("rank bucket")
         verbose_name_plural = _("rank buckets")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_kind__in=STORED_KINDS), name="rank_bucket_stored_kind"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.period_kind} {self.period_start} {self.bucket}: {self.members}"

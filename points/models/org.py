@@ -26,7 +26,10 @@ class Organisation(models.Model):
         ordering = ["code"]
         #: Held per organisation (django-guardian object permissions), never globally, so
         #: task queues that ask for them stay inside the organisation.
-        permissions = [("rule_appeal", _("Can rule on appeals of the organisation"))]
+        permissions = [
+            ("rule_appeal", _("Can rule on appeals of the organisation")),
+            ("handle_redemption", _("Can approve and fulfil redemptions of the organisation")),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
-from django.db.models.functions import TruncMonth, TruncQuarter, TruncWeek, TruncYear
+from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 
 from points.models import (
     Account,
@@ -24,7 +24,7 @@ from points.models import (
     RankBucket,
     Veto,
 )
-from points.models.ledger import RANK_BUCKET_WIDTH
+from points.models.ledger import RANK_BUCKET_WIDTH, STORED_KINDS
 from points.periods import TOTAL_KINDS, organisation_today, period_end, period_start
 
 ALL_TIME = "all"
@@ -45,6 +45,18 @@ class RankRow:
     total: int
 
 
+def _week_totals(organisation_id: int, begin: date) -> tuple[str, list[Any]]:
+    """SQL for a week's totals (``member_id``, ``total``), summed from the entries: week
+    totals are not kept (``STORED_KINDS``). The ``entry_org_booked`` index covers it. Like a
+    kept total, a member counts once an entry of theirs moved their total."""
+    return (
+        "SELECT e.member_id, SUM(e.amount) AS total FROM points_ledgerentry e "
+        "WHERE e.organisation_id = %s AND e.booked_on >= %s AND e.booked_on <= %s "
+        "AND e.in_period_totals = %s AND e.amount <> 0 GROUP BY e.member_id",
+        [organisation_id, begin, period_end(PeriodKind.WEEK, begin), True],
+    )
+
+
 def _ranking_source(
     *,
     organisation: Organisation,
@@ -52,9 +64,12 @@ def _ranking_source(
     start: date | None,
     unit: OrgUnit | None,
     group: str | None,
-) -> tuple[str, str, list[Any]]:
-    """(table, total column, WHERE clause with its parameters) for a ranking's rows."""
+) -> tuple[tuple[str, list[Any]], str, str, tuple[str, list[Any]]]:
+    """((WITH clause, its parameters), table, total column, (WHERE clause, its
+    parameters)) of a ranking's rows."""
     params: list[Any]
+    with_clause = ""
+    with_params: list[Any] = []
     if kind == ALL_TIME:
         table, total, where, params = (
             "points_account",
@@ -62,12 +77,18 @@ def _ranking_source(
             "t.organisation_id = %s",
             [organisation.pk],
         )
-    else:
+    elif kind in STORED_KINDS:
         if start is None:
             raise ValueError("a period needs its start date")
         table, total = "points_periodtotal", "total"
         where = "t.organisation_id = %s AND t.period_kind = %s AND t.period_start = %s"
         params = [organisation.pk, kind, period_start(kind, start)]
+    else:
+        if start is None:
+            raise ValueError("a period needs its start date")
+        week, with_params = _week_totals(organisation.pk, period_start(kind, start))
+        with_clause = f"WITH week_totals AS MATERIALIZED ({week}) "
+        table, total, where, params = "week_totals", "total", "1 = 1", []
     if unit is not None:
         where += (
             " AND t.member_id IN (SELECT m.id FROM points_member m JOIN points_orgunit u "
@@ -78,7 +99,7 @@ def _ranking_source(
         negate = "" if group == RankGroup.LEADERS else "NOT "
         leads = "SELECT 1 FROM points_orgunit l WHERE l.leader_id = t.member_id"
         where += f" AND {negate}EXISTS ({leads})"
-    return table, total, [where, *params]
+    return (with_clause, with_params), table, total, (where, params)
 
 
 def ranking_for_period(
@@ -95,22 +116,23 @@ def ranking_for_period(
     members. Ties share a rank (1, 1, 3); with ``top``, everyone tied with the last place
     is included.
 
-    Reads the maintained totals through the ranking index, never the ledger. It is the
-    hottest read of the product (publicity pages, dashboards, the benchmark's 2 ms target),
-    so it is two plain SQL statements rather than ORM querysets."""
+    Reads the maintained totals through the ranking index, never the ledger (a week, whose
+    totals are not kept, sums its entries). It is the hottest read of the product
+    (publicity pages, dashboards, the benchmark's 2 ms target), so it is two plain SQL
+    statements rather than ORM querysets."""
     if top is not None and top < 1:
         raise ValueError("top must be at least 1")
-    table, total, (where, *params) = _ranking_source(
+    (with_clause, with_params), table, total, (where, params) = _ranking_source(
         organisation=organisation, kind=kind, start=start, unit=unit, group=group
     )
-    sql = f"SELECT t.member_id, t.{total} FROM {table} t WHERE {where}"  # noqa: S608
+    sql = f"{with_clause}SELECT t.member_id, t.{total} FROM {table} t WHERE {where}"  # noqa: S608
     order = f" ORDER BY t.{total} DESC, t.member_id"
     if top is not None:
         cutoff = f"SELECT t.{total} FROM {table} t WHERE {where}{order} LIMIT 1 OFFSET %s"  # noqa: S608
         sql += f" AND t.{total} >= COALESCE(({cutoff}), %s)"
         params = [*params, *params, top - 1, -(2**31)]
     with connection.cursor() as cursor:
-        cursor.execute(sql + order, params)
+        cursor.execute(sql + order, [*with_params, *params])
         totals = cursor.fetchall()
         names: dict[int, tuple[str, str, str]] = {}
         if totals:
@@ -126,7 +148,7 @@ def ranking_for_period(
     previous_total = None
     for position, (member_id, member_total) in enumerate(totals, 1):
         rank = ranked[-1].rank if member_total == previous_total else position
-        ranked.append(RankRow(rank, member_id, *names[member_id], member_total))
+        ranked.append(RankRow(rank, member_id, *names[member_id], int(member_total)))
         previous_total = member_total
     return ranked
 
@@ -153,58 +175,97 @@ def member_rank(
         higher = Account.objects.filter(
             organisation_id=member.organisation_id, lifetime_total__gt=total
         )
-    else:
-        assert start is not None
-        begin = period_start(kind, start)
-        if total is None:
-            total = (
-                PeriodTotal.objects.filter(member=member, period_kind=kind, period_start=begin)
-                .values_list("total", flat=True)
-                .first()
-                or 0
-            )
-        higher = PeriodTotal.objects.filter(
+        if unit is not None:
+            higher = higher.filter(member__unit__path__startswith=unit.path)
+        return higher.count() + 1, total
+    assert start is not None
+    begin = period_start(kind, start)
+    if kind not in STORED_KINDS:
+        return _week_rank(member, begin, unit, total)
+    if total is None:
+        total = (
+            PeriodTotal.objects.filter(member=member, period_kind=kind, period_start=begin)
+            .values_list("total", flat=True)
+            .first()
+            or 0
+        )
+    if unit is not None:
+        return _unit_rank(unit, kind, begin, total), total
+    # The rank buckets above the member's own, plus the higher totals inside it: the cost
+    # does not grow with the rank.
+    bucket = total // RANK_BUCKET_WIDTH
+    above = (
+        RankBucket.objects.filter(
             organisation_id=member.organisation_id,
             period_kind=kind,
             period_start=begin,
-            total__gt=total,
-        )
-        if unit is None:
-            # The rank buckets above the member's own, plus the higher totals inside it:
-            # the cost does not grow with the rank.
-            bucket = total // RANK_BUCKET_WIDTH
-            above = (
-                RankBucket.objects.filter(
-                    organisation_id=member.organisation_id,
-                    period_kind=kind,
-                    period_start=begin,
-                    bucket__gt=bucket,
-                ).aggregate(n=Sum("members"))["n"]
-                or 0
-            )
-            inside = higher.filter(total__lt=(bucket + 1) * RANK_BUCKET_WIDTH).count()
-            return above + inside + 1, total
-    if unit is not None:
-        if kind != ALL_TIME and start is not None:
-            return _unit_rank(unit, kind, period_start(kind, start), total), total
-        higher = higher.filter(member__unit__path__startswith=unit.path)
-    return higher.count() + 1, total
+            bucket__gt=bucket,
+        ).aggregate(n=Sum("members"))["n"]
+        or 0
+    )
+    inside = PeriodTotal.objects.filter(
+        organisation_id=member.organisation_id,
+        period_kind=kind,
+        period_start=begin,
+        total__gt=total,
+        total__lt=(bucket + 1) * RANK_BUCKET_WIDTH,
+    ).count()
+    return above + inside + 1, total
+
+
+#: Members of a unit's subtree (organisation, path prefix), materialised so that a unit's
+#: rank is driven from its members (a primary-key probe each) rather than from every
+#: higher total in the organisation.
+_UNIT_MEMBERS = (
+    "unit_members AS MATERIALIZED (SELECT m.id FROM points_member m "
+    "JOIN points_orgunit u ON u.id = m.unit_id WHERE u.organisation_id = %s "
+    "AND u.path LIKE %s)"
+)
+_UNIT_HIGHER = (
+    "SELECT COUNT(*) FROM unit_members um JOIN points_periodtotal t "
+    "ON t.member_id = um.id AND t.period_kind = %s AND t.period_start = %s "
+    "WHERE t.total > {total}"
+)
 
 
 def _unit_rank(unit: OrgUnit, kind: str, begin: date, total: int) -> int:
-    """1 + the higher totals among the unit subtree's members, driven from the members (a
-    primary-key probe each) rather than from every higher total in the organisation."""
+    """1 + the higher totals among the unit subtree's members."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH unit_members AS MATERIALIZED (SELECT m.id FROM points_member m "
-            "JOIN points_orgunit u ON u.id = m.unit_id WHERE u.organisation_id = %s "
-            "AND u.path LIKE %s) "
-            "SELECT count(*) FROM unit_members um JOIN points_periodtotal t "
-            "ON t.member_id = um.id AND t.period_kind = %s AND t.period_start = %s "
-            "WHERE t.total > %s",
+            f"WITH {_UNIT_MEMBERS} {_UNIT_HIGHER.format(total='%s')}",
             [unit.organisation_id, unit.path + "%", kind, begin, total],
         )
         return int(cursor.fetchone()[0]) + 1
+
+
+def _member_week_total(member_id: int, begin: date) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT SUM(amount) FROM points_ledgerentry WHERE member_id = %s "
+            "AND booked_on >= %s AND booked_on <= %s AND in_period_totals = %s",
+            [member_id, begin, period_end(PeriodKind.WEEK, begin), True],
+        )
+        return int(cursor.fetchone()[0] or 0)
+
+
+def _week_rank(
+    member: Member, begin: date, unit: OrgUnit | None, total: int | None
+) -> tuple[int, int]:
+    """(rank, total) in a week, from the entries (week totals are not kept)."""
+    if total is None:
+        total = _member_week_total(member.pk, begin)
+    week, params = _week_totals(member.organisation_id, begin)
+    where = "w.total > %s"
+    params.append(total)
+    if unit is not None:
+        where += (
+            " AND w.member_id IN (SELECT m.id FROM points_member m JOIN points_orgunit u "
+            "ON u.id = m.unit_id WHERE u.path LIKE %s)"
+        )
+        params.append(unit.path + "%")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({week}) w WHERE {where}", params)  # noqa: S608
+        return int(cursor.fetchone()[0]) + 1, total
 
 
 # --- grades -----------------------------------------------------------------------------
@@ -312,41 +373,150 @@ def member_statement(
     *, member: Member, kind: str = PeriodKind.MONTH, on: date | None = None, limit: int = 50
 ) -> Statement:
     """Balance, this period's totals (week, month, quarter, year), the latest entries with
-    source, rule and approver, and the member's rank in their unit and organisation."""
+    source, rule and approver, and the member's rank in their unit and organisation.
+
+    Two queries: the figures in one SQL statement (``_statement_figures``), then the
+    entries. The ranks count as ``member_rank`` does."""
     if kind not in TOTAL_KINDS:
         raise ValueError(f"a statement covers a week, month, quarter or year, not {kind!r}")
     day = on or organisation_today(member.organisation)
-    begin = period_start(kind, day)
-    starts: dict[str, date] = {str(k): period_start(k, day) for k in TOTAL_KINDS}
-    totals: dict[str, int] = {str(k): 0 for k in TOTAL_KINDS}
-    for period_kind, start, total in PeriodTotal.objects.filter(
-        member=member, period_kind__in=list(TOTAL_KINDS), period_start__in=set(starts.values())
-    ).values_list("period_kind", "period_start", "total"):
-        if starts[period_kind] == start:
-            totals[period_kind] = total
+    # A unit that is the whole organisation ranks as the organisation does.
+    unit = member.unit if member.unit.parent_id is not None else None
+    figures = _statement_figures(member, str(kind), day, unit)
     entries = list(
         LedgerEntry.objects.filter(member=member)
         .select_related("rule_item", "approved_by")
         .order_by("-booked_on", "-id")[:limit]
     )
-    mine = totals[kind]
-    rank_org, _total = member_rank(member=member, kind=kind, start=day, total=mine)
-    if member.unit.parent_id is None:  # the unit is the whole organisation
-        rank_unit = rank_org
-    else:
-        rank_unit, _total = member_rank(
-            member=member, kind=kind, start=day, unit=member.unit, total=mine
-        )
     return Statement(
         member=member,
-        account=Account.objects.filter(member=member).first(),
+        account=figures.account,
         period_kind=kind,
-        period_start=begin,
-        totals=totals,
+        period_start=period_start(kind, day),
+        totals=figures.totals,
         entries=entries,
-        rank_in_unit=rank_unit,
-        rank_in_organisation=rank_org,
-        vetoed=member_vetoed(member=member, kind=kind, start=day),
+        rank_in_unit=figures.rank_in_organisation if unit is None else figures.rank_in_unit,
+        rank_in_organisation=figures.rank_in_organisation,
+        vetoed=figures.vetoed,
+    )
+
+
+@dataclass
+class _Figures:
+    totals: dict[str, int]
+    rank_in_organisation: int
+    rank_in_unit: int
+    vetoed: bool
+    account: Account | None
+
+
+#: The account's columns a statement reads, in the model's field order (``from_db``);
+#: ``updated_at`` is left deferred.
+_ACCOUNT_FIELDS = [
+    "id",
+    "member_id",
+    "organisation_id",
+    "lifetime_total",
+    "redeemable",
+    "frozen",
+    "flagged_for_review",
+]
+
+
+def _statement_figures(member: Member, kind: str, day: date, unit: OrgUnit | None) -> _Figures:
+    """A statement's totals, ranks, veto and account in one round trip. ``mine`` is the
+    member's total of the statement's period; the ranks count the higher totals as
+    ``member_rank`` does (rank buckets for the organisation, the unit's members for the
+    unit; a week sums the entries)."""
+    org = member.organisation_id
+    begin = period_start(kind, day)
+    week = period_start(PeriodKind.WEEK, day)
+    width = RANK_BUCKET_WIDTH
+    ctes: list[str] = []
+    params: list[Any] = []
+    if unit is not None:
+        ctes.append(_UNIT_MEMBERS)
+        params += [org, unit.path + "%"]
+    week_total = (
+        "SELECT SUM(amount) FROM points_ledgerentry WHERE member_id = %s "
+        "AND booked_on >= %s AND booked_on <= %s AND in_period_totals = %s"
+    )
+    week_params = [member.pk, week, period_end(PeriodKind.WEEK, week), True]
+    rank_params: list[Any]
+    if kind in STORED_KINDS:
+        ctes.append(
+            "mine AS (SELECT COALESCE((SELECT total FROM points_periodtotal WHERE "
+            "member_id = %s AND period_kind = %s AND period_start = %s), 0) AS t)"
+        )
+        params += [member.pk, kind, begin]
+        bucket = f"((mine.t - ((mine.t %% {width} + {width}) %% {width})) / {width})"
+        period = "organisation_id = %s AND period_kind = %s AND period_start = %s"
+        rank_org = (
+            f"1 + COALESCE((SELECT SUM(members) FROM points_rankbucket WHERE {period} "  # noqa: S608
+            f"AND bucket > {bucket}), 0) + (SELECT COUNT(*) FROM points_periodtotal WHERE "
+            f"{period} AND total > mine.t AND total < ({bucket} + 1) * {width})"
+        )
+        rank_params = [org, kind, begin, org, kind, begin]
+        rank_unit = "1 + (" + _UNIT_HIGHER.format(total="mine.t") + ")"
+        unit_params: list[Any] = [kind, begin]
+    else:  # a week: from the entries
+        week_sql, week_sql_params = _week_totals(org, begin)
+        ctes.append(f"week_totals AS MATERIALIZED ({week_sql})")
+        ctes.append(f"mine AS (SELECT COALESCE(({week_total}), 0) AS t)")
+        params += [*week_sql_params, *week_params]
+        rank_org = "1 + (SELECT COUNT(*) FROM week_totals w WHERE w.total > mine.t)"
+        rank_params = []
+        rank_unit = (
+            "1 + (SELECT COUNT(*) FROM week_totals w JOIN unit_members um "
+            "ON um.id = w.member_id WHERE w.total > mine.t)"
+        )
+        unit_params = []
+    kept = " ".join(
+        f"(SELECT total FROM points_periodtotal WHERE member_id = %s AND "  # noqa: S608
+        f"period_kind = '{stored}' AND period_start = %s),"
+        for stored in STORED_KINDS
+    )
+    for stored in STORED_KINDS:
+        params += [member.pk, period_start(stored, day)]
+    params += [*week_params, *rank_params]
+    if unit is None:
+        rank_unit, unit_params = "0", []
+    params += unit_params
+    # As member_vetoed: a standing (not reversed) veto of an entry dated in the period.
+    vetoed = (
+        "EXISTS (SELECT 1 FROM points_veto v JOIN points_ledgerentry e "
+        "ON e.id = v.entry_id WHERE v.member_id = %s AND e.effective_date >= %s "
+        "AND e.effective_date <= %s AND NOT EXISTS (SELECT 1 FROM points_ledgerentry r "
+        "WHERE r.reverses_id = e.id))"
+    )
+    params += [member.pk, begin, period_end(kind, begin), member.pk]
+    account = ", ".join(f"a.{name}" for name in _ACCOUNT_FIELDS)
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT {kept} ({week_total}), {rank_org}, {rank_unit}, "  # noqa: S608
+        f"{vetoed}, {account} FROM mine "
+        "LEFT JOIN points_account a ON a.member_id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    kept_count = len(STORED_KINDS)
+    totals = {str(k): int(v or 0) for k, v in zip(STORED_KINDS, row[:kept_count], strict=True)}
+    week_value, rank_org_value, rank_unit_value, vetoed_value = row[kept_count : kept_count + 4]
+    totals[str(PeriodKind.WEEK)] = int(week_value or 0)
+    holder = None
+    pk, member_id, organisation_id, lifetime, redeemable, frozen, flagged = row[kept_count + 4 :]
+    if pk is not None:
+        holder = Account.from_db(
+            connection.alias,
+            _ACCOUNT_FIELDS,
+            [pk, member_id, organisation_id, lifetime, redeemable, bool(frozen), bool(flagged)],
+        )
+    return _Figures(
+        totals={str(k): totals[str(k)] for k in TOTAL_KINDS},
+        rank_in_organisation=int(rank_org_value),
+        rank_in_unit=int(rank_unit_value),
+        vetoed=bool(vetoed_value),
+        account=holder,
     )
 
 
@@ -365,8 +535,8 @@ def member_period_entries(*, member: Member, kind: str, on: date) -> list[Ledger
 
 # --- the totals check -------------------------------------------------------------------
 
+#: The kept period kinds (``STORED_KINDS``; a check constraint refuses others).
 _TRUNC = {
-    PeriodKind.WEEK: TruncWeek,
     PeriodKind.MONTH: TruncMonth,
     PeriodKind.QUARTER: TruncQuarter,
     PeriodKind.YEAR: TruncYear,
@@ -374,8 +544,9 @@ _TRUNC = {
 
 
 def ledger_verify(*, chunk: int = 2000) -> list[str]:
-    """Recompute every account and period total from the entries, a chunk of members at a
-    time (bounded memory); one line per difference."""
+    """Recompute every account and kept period total (month, quarter, year) and every rank
+    bucket from the entries, a chunk of members at a time (bounded memory); one line per
+    difference."""
     problems: list[str] = []
     member_ids = sorted(
         {

@@ -33,6 +33,7 @@ from points.services.ledger import (
     ledger_post_batch,
 )
 from points.services.locks import periods_lock
+from points.services.prizes import prizes_award_for_month_close
 
 
 def base_points_grant(*, member: Member, actor: Any = None, today: date | None = None) -> Any:
@@ -206,7 +207,8 @@ def year_end_reset(
 
 @transaction.atomic
 def period_close(*, organisation: Organisation, month: date, actor: Any = None) -> None:
-    """Close a month that has ended: it accepts no entries afterwards."""
+    """Close a month that has ended: it accepts no entries afterwards, and the prize
+    tables it completes are awarded (``points.services.prizes``)."""
     month = month_start(month)
     if period_end("month", month) >= organisation_today(organisation):
         raise LedgerError(_("Only a month that has ended can be closed."))
@@ -222,3 +224,5 @@ def period_close(*, organisation: Organisation, month: date, actor: Any = None) 
         action="period.close",
         object_repr=f"{month:%Y-%m}",
     )
+    # The month's ranking is now final: award the prize tables it completes.
+    prizes_award_for_month_close(organisation=organisation, month=month, actor=period.closed_by)

@@ -9,9 +9,11 @@ in the same transaction.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -267,7 +269,25 @@ def _refusal(
     return None
 
 
-@transaction.atomic
+#: Batches of at least this many items pause the cyclic garbage collector (``_gc_paused``).
+GC_PAUSE_MIN_ITEMS = 1000
+
+
+@contextmanager
+def _gc_paused(size: int) -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large batch runs. The batch's rows
+    die by reference counting, but allocating them triggers full collections, each a walk
+    over every object in the process: about a tenth of a 10,000-item batch's time."""
+    if size < GC_PAUSE_MIN_ITEMS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def ledger_post_batch(
     *,
     organisation: Organisation,
@@ -276,6 +296,18 @@ def ledger_post_batch(
     today: date | None = None,
 ) -> PostingResult:
     """Post ``items`` in one transaction; see the module docstring."""
+    with _gc_paused(len(items)):
+        return _post_batch(organisation=organisation, items=items, actor=actor, today=today)
+
+
+@transaction.atomic
+def _post_batch(
+    *,
+    organisation: Organisation,
+    items: Sequence[PostingItem],
+    actor: Any,
+    today: date | None,
+) -> PostingResult:
     result = PostingResult()
     if not items:
         return result

@@ -56,7 +56,10 @@ def roles_sync_user(*, user: Any) -> None:
 
 #: Permissions a role holds on the member's own organisation only (django-guardian object
 #: permissions): task queues that ask for them never show another organisation's tasks.
-ORGANISATION_PERMISSIONS: dict[str, list[str]] = {Role.COMMITTEE: ["points.rule_appeal"]}
+ORGANISATION_PERMISSIONS: dict[str, list[str]] = {
+    Role.COMMITTEE: ["points.rule_appeal"],
+    Role.HR: ["points.handle_redemption"],
+}
 
 
 def _sync_object_permissions(user: Any) -> None:

@@ -172,6 +172,9 @@ CONTENT_SECURITY_POLICY = {
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Bulk import of events and attendance (flows.imports): the largest file and row count.
+POINTS_IMPORT_MAX_MB = int(env("POINTS_IMPORT_MAX_MB", "10"))
+POINTS_IMPORT_MAX_ROWS = int(env("POINTS_IMPORT_MAX_ROWS", "50000"))
 
 VIEWFLOW: dict[str, object] = {}
 
@@ -200,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
     "appeal-deadlines-hourly": {
         "task": "flows.tasks.appeal_deadlines",
         "schedule": crontab(minute=10),
+    },
+    "award-prizes-daily": {
+        "task": "points.tasks.award_prizes_for_closed_months",
+        "schedule": crontab(minute=20, hour=2),
     },
     "notification-digests-daily": {
         "task": "flows.tasks.notification_digests",

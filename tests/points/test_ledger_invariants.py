@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from points.models import Account, AppendOnlyError, AuditEvent, LedgerEntry, PeriodTotal
+from points.selectors.ledger import member_statement
 from points.services.accounts import period_close
 from points.services.ledger import (
     LedgerConflict,
@@ -173,8 +174,23 @@ def test_totals_follow_every_entry(org: Org, post: Any) -> None:
     assert totals[("month", date(2026, 11, 1))] == 525  # base points booked on 2026-11-20
     assert totals[("month", date(2026, 10, 1))] == 7
     assert totals[("quarter", date(2026, 10, 1))] == 532
-    assert totals[("week", date(2026, 11, 2))] == 30
     assert totals[("year", date(2026, 1, 1))] == 532
+    # Week totals are not kept: a week is summed from its entries.
+    assert not any(kind == "week" for kind, _start in totals)
+    week = member_statement(member=org.worker_a1, kind="week", on=date(2026, 11, 4))
+    assert week.totals["week"] == 30 and week.totals["month"] == 525
+
+
+def test_only_month_quarter_and_year_totals_can_be_stored(org: Org, post: Any) -> None:
+    post(org.worker_a1, 30, effective_date=date(2026, 11, 2))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PeriodTotal.objects.create(
+            organisation=org.organisation,
+            member=org.worker_a1,
+            period_kind="week",
+            period_start=date(2026, 11, 2),
+            total=30,
+        )
 
 
 def test_points_verify_passes_and_names_each_mismatch(org: Org, post: Any) -> None:

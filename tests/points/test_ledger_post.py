@@ -3,6 +3,7 @@ balance, base and fixed points, leaving and resets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from io import StringIO
@@ -340,3 +341,60 @@ def test_a_year_end_reset_keeps_points_booked_after_the_year(org: Org, post: Any
         member=org.worker_a1, period_kind="month", period_start=date(2027, 1, 1)
     )
     assert january.total == 70
+
+
+# --- the bulk paths --------------------------------------------------------------------------
+
+
+def test_keys_with_quotes_backslashes_and_commas_replay_idempotently(org: Org) -> None:
+    """On PostgreSQL the keys travel as one array literal: every character must survive."""
+    keys = ['a"b', "c\\d", "e,f", "{g}", "h i", "NULL", "点数:1", 'x\\"y', "'z'"]
+    items = [
+        PostingItem(
+            member_id=org.worker_a1.pk,
+            idempotency_key=key,
+            effective_date=date(2026, 11, 10),
+            amount=n + 1,
+        )
+        for n, key in enumerate(keys)
+    ]
+    first = ledger_post_batch(organisation=org.organisation, items=items, today=TODAY)
+    assert sorted(e.idempotency_key for e in first.posted) == sorted(keys)
+    again = ledger_post_batch(organisation=org.organisation, items=items, today=TODAY)
+    assert again.posted == [] and [e.idempotency_key for e in again.existing] == keys
+    assert _account(org.worker_a1).lifetime_total == 500 + sum(range(1, len(keys) + 1))
+
+
+def test_a_large_batch_pauses_the_garbage_collector_and_restores_it(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from points.services import ledger
+
+    monkeypatch.setattr(ledger, "GC_PAUSE_MIN_ITEMS", 2)
+    seen: list[bool] = []
+    original = ledger._post_batch
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(**kwargs)
+
+    monkeypatch.setattr(ledger, "_post_batch", spy)
+    item = PostingItem(
+        member_id=org.worker_a1.pk, idempotency_key="gc", effective_date=TODAY, amount=1
+    )
+    twice = [item, replace(item, idempotency_key="gc2")]
+    assert gc.isenabled()
+    ledger_post_batch(organisation=org.organisation, items=twice, today=TODAY)
+    ledger_post_batch(organisation=org.organisation, items=[item], today=TODAY)
+    assert seen == [False, True] and gc.isenabled()
+    with pytest.raises(ValueError, match="duplicate"):
+        ledger_post_batch(organisation=org.organisation, items=[item, item], today=TODAY)
+    assert gc.isenabled()  # restored after a refusal too
+    gc.disable()
+    try:
+        ledger_post_batch(organisation=org.organisation, items=twice, today=TODAY)
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from points.models import LedgerEntry, Member
-from points.selectors.ledger import ledger_verify
+from points.periods import period_end, period_start
+from points.selectors.ledger import ledger_verify, member_statement, ranking_for_period
 from points.services.accounts import member_leave, period_close, year_end_reset
 from points.services.ledger import LedgerError, PostingItem, ledger_post_batch, ledger_reverse
 from tests.conftest import Org
@@ -111,6 +112,29 @@ class LedgerMachine(RuleBasedStateMachine):
     def totals_equal_entries(self) -> None:
         if hasattr(self, "members"):
             assert ledger_verify() == []
+
+    @invariant()
+    def statements_agree_with_the_entries_and_rankings(self) -> None:
+        """Week figures are summed from the entries, the others read the kept totals: a
+        statement's total is its entries' sum, and its rank is the ranking's."""
+        if not hasattr(self, "members"):
+            return
+        for kind, on in (("week", date(2026, 11, 19)), ("month", TODAY), ("quarter", TODAY)):
+            begin, end = period_start(kind, on), period_end(kind, period_start(kind, on))
+            ranks = {
+                row.member_id: row.rank
+                for row in ranking_for_period(
+                    organisation=self.org.organisation, kind=kind, start=on
+                )
+            }
+            for member in self.members[:3]:
+                statement = member_statement(member=member, kind=kind, on=on, limit=0)
+                entries = LedgerEntry.objects.filter(
+                    member=member, in_period_totals=True, booked_on__gte=begin, booked_on__lte=end
+                )
+                assert statement.totals[kind] == (entries.aggregate(s=Sum("amount"))["s"] or 0)
+                if member.pk in ranks:
+                    assert statement.rank_in_organisation == ranks[member.pk]
 
     @invariant()
     def keys_are_unique(self) -> None:

@@ -169,3 +169,112 @@ def test_threshold_grades_like_the_party_member_scheme() -> None:
         3: "合格",
         4: "警示",
     }
+
+
+# --- week figures, summed from the entries ------------------------------------------------
+
+
+def test_week_figures_are_summed_from_the_entries(scored: Org, post: Any) -> None:
+    """Week totals are not kept: rankings, ranks and statements sum the week's entries,
+    reversals included and resets (which clear balances, not what a period earned) left
+    out."""
+    from points.models import PeriodTotal
+    from points.services.accounts import member_leave
+    from points.services.ledger import ledger_reverse
+
+    week = date(2026, 11, 3)  # Monday 2 – Sunday 8 November
+    extra = post(scored.leader_b, 45, effective_date=date(2026, 11, 8))
+    post(scored.worker_a1, 5, effective_date=date(2026, 11, 9))  # the next week
+    ledger_reverse(entry=extra, reason="typo", today=date(2026, 11, 8))
+    post(scored.leader_b, 15, effective_date=date(2026, 11, 8))
+    member_leave(member=scored.leader_a1, left_on=date(2026, 11, 5), today=date(2026, 11, 5))
+    assert not PeriodTotal.objects.filter(period_kind="week").exists()
+
+    rows = ranking_for_period(organisation=scored.organisation, kind="week", start=week)
+    assert _names(rows) == [
+        (1, "acme-worker-a1", 50),
+        (1, "acme-worker-b", 50),
+        (3, "acme-leader-a1", 30),  # the reset on leaving does not count in the week
+        (4, "acme-leader-b", 25),
+    ]
+    assert _names(
+        ranking_for_period(organisation=scored.organisation, kind="week", start=week, top=1)
+    ) == [(1, "acme-worker-a1", 50), (1, "acme-worker-b", 50)]
+    in_dept_b = ranking_for_period(
+        organisation=scored.organisation, kind="week", start=week, unit=scored.dept_b
+    )
+    assert _names(in_dept_b) == [(1, "acme-worker-b", 50), (2, "acme-leader-b", 25)]
+    leaders = ranking_for_period(
+        organisation=scored.organisation, kind="week", start=week, group=RankGroup.LEADERS
+    )
+    assert [r.name for r in leaders] == ["acme-leader-a1", "acme-leader-b"]
+
+    assert member_rank(member=scored.leader_b, kind="week", start=week) == (4, 25)
+    assert member_rank(member=scored.leader_b, kind="week", start=week, unit=scored.dept_b) == (
+        2,
+        25,
+    )
+    assert member_rank(member=scored.ceo, kind="week", start=week) == (5, 0)
+    statement = member_statement(member=scored.leader_b, kind="week", on=week)
+    assert statement.totals["week"] == 25 and statement.period_start == date(2026, 11, 2)
+    assert (statement.rank_in_organisation, statement.rank_in_unit) == (4, 2)
+
+
+@pytest.mark.parametrize("kind", ["week", "month", "quarter", "year"])
+def test_the_statement_ranks_as_member_rank_does(scored: Org, post: Any, kind: str) -> None:
+    post(scored.worker_a1, -70, effective_date=date(2026, 11, 4))
+    post(scored.leader_a, 25, effective_date=date(2026, 11, 4))
+    post(scored.leader_b, 40, effective_date=date(2026, 11, 5))
+    on = date(2026, 11, 4)
+    for member in (scored.worker_a1, scored.worker_b, scored.leader_a1, scored.leader_a):
+        statement = member_statement(member=member, kind=kind, on=on)
+        rank, total = member_rank(member=member, kind=kind, start=on)
+        unit_rank, _total = member_rank(member=member, kind=kind, start=on, unit=member.unit)
+        assert statement.totals[kind] == total
+        assert (statement.rank_in_organisation, statement.rank_in_unit) == (rank, unit_rank)
+        ranked = {
+            row.member_id: row.rank
+            for row in ranking_for_period(organisation=scored.organisation, kind=kind, start=on)
+        }
+        assert ranked.get(member.pk, rank) == rank
+    ceo = member_statement(member=scored.ceo, kind=kind, on=on)  # the unit is the company
+    assert ceo.rank_in_unit == ceo.rank_in_organisation
+
+
+def test_the_statement_shows_a_standing_veto_until_its_entry_is_reversed(
+    scored: Org, post: Any
+) -> None:
+    from points.services.ledger import ledger_reverse
+
+    rule = RuleItemFactory(
+        organisation=scored.organisation, kind="deduction", points_min=50, points_max=50, veto=True
+    )
+    entry = post(scored.worker_b, -50, rule_item_id=rule.pk, effective_date=date(2026, 11, 11))
+    assert member_statement(member=scored.worker_b, on=date(2026, 11, 20)).vetoed
+    assert member_statement(member=scored.worker_b, kind="week", on=date(2026, 11, 12)).vetoed
+    assert not member_statement(member=scored.worker_b, kind="week", on=date(2026, 11, 4)).vetoed
+    assert not member_statement(member=scored.worker_b, on=date(2026, 10, 20)).vetoed
+    ledger_reverse(entry=entry, reason="overturned", today=date(2026, 11, 20))
+    assert not member_statement(member=scored.worker_b, on=date(2026, 11, 20)).vetoed
+
+
+def test_the_statement_of_a_member_without_an_account(scored: Org) -> None:
+    from points.models import Account, Member
+
+    member = Member.objects.get(pk=scored.worker_b.pk)
+    statement = member_statement(member=member, on=date(2026, 11, 20))
+    account = statement.account
+    assert account is not None and account == Account.objects.get(member=member)
+    assert (account.lifetime_total, account.redeemable, account.frozen) == (530, 530, False)
+    assert account.updated_at is not None  # left deferred: loaded on use
+
+    policy = scored.organisation.policy
+    policy.base_points = 0
+    policy.save()
+    late = scored.member(scored.dept_b, "acme-late")
+    assert not Account.objects.filter(member=late).exists()
+    statement = member_statement(member=late, on=date(2026, 11, 20))
+    assert statement.account is None and statement.entries == []
+    assert statement.totals == {"week": 0, "month": 0, "quarter": 0, "year": 0}
+    rows = ranking_for_period(organisation=scored.organisation, kind="month", start=NOV)
+    assert statement.rank_in_organisation == 1 + sum(1 for row in rows if row.total > 0)

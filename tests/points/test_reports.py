@@ -326,7 +326,7 @@ def test_a_unit_of_another_organisation_is_404(scored: Org, other_org: Org, logi
     [
         {"kind": "decade"},
         {"on": "2026-02-30"},
-        {"format": "csv"},
+        {"format": "docx"},
         {"group": "everyone"},
         {"unit": "abc"},
     ],

@@ -1,0 +1,104 @@
+"""On a 390×844 phone: a member opens "my points" and sees the trend chart drawn by the
+locally served Chart.js; HR opens the dashboard and sees its charts. Screenshots are saved
+under test-artifacts/mypoints/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from points.periods import month_start, organisation_today
+from points.services.ledger import PostingItem, ledger_post_batch
+from tests.conftest import Org
+from tests.e2e.conftest import browser_page, screenshot
+from tests.factories import TEST_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+#: Whether a canvas has any painted pixel.
+PAINTED = """(canvas) => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 3; i < data.length; i += 4) { if (data[i] !== 0) return true; }
+  return false;
+}"""
+
+
+@pytest.fixture
+def e2e_org(transactional_db: Any) -> Org:
+    """Twelve months of points for worker_a1 (and a little for worker_b)."""
+    org = Org("acme")
+    today = organisation_today(org.organisation)
+    items = []
+    month = month_start(today)
+    for n in range(12):
+        day = min(month.replace(day=10), today)
+        for member, amount in ((org.worker_a1, 10 + 7 * (n % 5)), (org.worker_b, 5)):
+            items.append(
+                PostingItem(
+                    member_id=member.pk,
+                    idempotency_key=f"e2e:{member.pk}:{n}",
+                    effective_date=day,
+                    amount=amount,
+                    note=f"第{n}个月的奖分",
+                    approved_by_id=org.leader_a1.user_id,
+                )
+            )
+        month = month_start(month - timedelta(days=1))
+    ledger_post_batch(organisation=org.organisation, items=items, today=today)
+    return org
+
+
+def _log_in(page: Any, base: str, username: str, next_path: str) -> None:
+    page.goto(f"{base}{next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{next_path}")
+
+
+def _no_horizontal_scroll(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def test_a_member_sees_the_trend_chart_on_a_phone(live_server: Any, e2e_org: Org) -> None:
+    with browser_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: errors.append(message.text) if message.type == "error" else None,
+        )
+        _log_in(page, live_server.url, e2e_org.worker_a1.user.username, "/points/me/")
+        canvas = page.wait_for_selector("#trend-chart[data-drawn='1']", timeout=10_000)
+        assert canvas is not None
+        assert page.evaluate("typeof window.Chart") == "function"  # our static copy loaded
+        assert canvas.evaluate(PAINTED)
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 150
+        labels = page.evaluate("document.getElementById('trend-chart').chart.data.labels")
+        assert len(labels) == 12
+        assert page.locator("[data-figure=balance]").inner_text().strip() != ""
+        assert page.locator("#history-table tbody tr").count() == 13  # 12 months + base
+        assert _no_horizontal_scroll(page)
+        assert errors == []
+        screenshot(page, "mypoints/01-my-points")
+
+        page.select_option("select[name=direction]", "award")
+        page.fill("input[name=q]", "第3个月")
+        page.click("#history button[type=submit]")
+        page.wait_for_selector("#trend-chart[data-drawn='1']")
+        assert page.locator("#history-table tbody tr").count() == 1
+        screenshot(page, "mypoints/02-history-filtered")
+
+
+def test_hr_sees_the_dashboard_charts_on_a_phone(live_server: Any, e2e_org: Org) -> None:
+    with browser_page() as page:
+        _log_in(page, live_server.url, e2e_org.hr.user.username, "/points/dashboard/")
+        page.wait_for_selector("canvas[data-chart='chart-distribution'][data-drawn='1']")
+        for chart in ("chart-distribution", "chart-units", "chart-participation"):
+            canvas = page.locator(f"canvas[data-chart='{chart}']")
+            assert canvas.evaluate(PAINTED), chart
+        assert _no_horizontal_scroll(page)
+        screenshot(page, "mypoints/03-dashboard")
