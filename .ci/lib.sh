@@ -44,7 +44,8 @@ ensure_venv() {
 # pytest, with "no tests collected" (exit 5) counted as a failure.
 run_pytest() {
   local rc=0
-  "$PY" -m pytest "$@" || rc=$?
+  # Two workers (pytest-xdist) on these 2-core machines; PYTEST_WORKERS=0 runs serially.
+  "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" "$@" || rc=$?
   if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests: failing" >&2
     return 1
