@@ -1,6 +1,6 @@
 """Reads of a member's "my points" page (我的积分): balance and period totals, ranks, the
-last twelve months, the history, open declarations, appeals and redemptions, and the reset
-reminder.
+last twelve months, the history, open declarations, appeals and redemptions, the prizes won,
+and the reset reminder.
 
 Every read is a fixed number of queries whatever the member's history holds: the figures
 come from the maintained totals (``member_statement``, ``PeriodTotal``), never from summing
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.urls import reverse
 
 from flows.models import (
@@ -27,9 +28,10 @@ from flows.models import (
     SummaryItem,
 )
 from flows.publicity import appeal_visible_to
-from points.models import LedgerEntry, Member, PeriodKind, PeriodTotal, Policy
+from points.models import LedgerEntry, Member, PeriodKind, PeriodTotal, Policy, PrizeTier
 from points.periods import month_start, organisation_today
 from points.selectors.ledger import Statement, member_statement
+from points.selectors.prizes import prize_awards_for_member
 
 #: Months in the trend chart, this month included.
 TREND_MONTHS = 12
@@ -65,6 +67,24 @@ class RedemptionRow:
     status: str
 
 
+@dataclass(frozen=True)
+class PrizeRow:
+    """A prize the member won: the period, the table, the place (by rank) or the minimum
+    total reached (by threshold), the prize and its value, and whether HR has paid it."""
+
+    period_kind: str
+    period_start: date
+    period_end: date
+    table: str
+    place: int | None
+    threshold: int | None
+    total: int
+    prize: str
+    amount: Decimal | None
+    paid: bool
+    paid_at: datetime | None
+
+
 @dataclass
 class MyPoints:
     member: Member
@@ -75,6 +95,7 @@ class MyPoints:
     open_declarations: list[Declaration]
     appeals: list[Appeal]
     redemptions: list[RedemptionRow]
+    prizes: list[PrizeRow]
 
     @property
     def balance(self) -> int:
@@ -170,9 +191,42 @@ def member_redemptions(*, member: Member, limit: int = SHORT_LIST) -> list[Redem
     ]
 
 
+def member_prizes(*, member: Member) -> list[PrizeRow]:
+    """Every prize the member has won, newest period first, paid or still to be paid. One
+    query: the table comes joined, and a threshold prize's minimum total is read in the
+    same query (the table's highest tier of that prize the total reached)."""
+    threshold = (
+        PrizeTier.objects.filter(
+            table=OuterRef("table"),
+            prize=OuterRef("prize"),
+            min_points__isnull=False,
+            min_points__lte=OuterRef("total"),
+        )
+        .order_by("-min_points")
+        .values("min_points")[:1]
+    )
+    awards = prize_awards_for_member(member=member).annotate(threshold=Subquery(threshold))
+    return [
+        PrizeRow(
+            period_kind=str(award.get_period_kind_display()),
+            period_start=award.period_start,
+            period_end=award.period_end,
+            table=award.table.name,
+            place=award.place,
+            threshold=award.threshold if award.place is None else None,
+            total=award.total,
+            prize=award.prize,
+            amount=award.amount,
+            paid=award.paid,
+            paid_at=award.paid_at,
+        )
+        for award in awards
+    ]
+
+
 def my_points(*, user: Any, member: Member, today: date | None = None) -> MyPoints:
-    """Everything on "my points" but the history: about eight queries, whatever the size of
-    the member's ledger."""
+    """Everything on "my points" but the history: about nine queries, whatever the size of
+    the member's ledger or the number of their prizes."""
     day = today or organisation_today(member.organisation)
     statement = member_statement(member=member, kind=PeriodKind.MONTH, on=day, limit=0)
     balance = statement.account.redeemable if statement.account else 0
@@ -185,6 +239,7 @@ def my_points(*, user: Any, member: Member, today: date | None = None) -> MyPoin
         open_declarations=member_open_declarations(member=member),
         appeals=member_appeals(user=user, member=member),
         redemptions=member_redemptions(member=member),
+        prizes=member_prizes(member=member),
     )
 
 

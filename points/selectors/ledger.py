@@ -137,11 +137,15 @@ def ranking_for_period(
         names: dict[int, tuple[str, str, str]] = {}
         if totals:
             ids = [member_id for member_id, _total in totals]
+            if connection.vendor == "postgresql":
+                # One array literal: a hundred placeholders took twice as long to send and plan.
+                among, id_params = "= ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+            else:
+                among, id_params = f"IN ({', '.join(['%s'] * len(ids))})", ids
             cursor.execute(
                 "SELECT m.id, m.name, m.employee_no, u.name FROM points_member m "  # noqa: S608
-                "JOIN points_orgunit u ON u.id = m.unit_id "
-                f"WHERE m.id IN ({', '.join(['%s'] * len(ids))})",
-                ids,
+                f"JOIN points_orgunit u ON u.id = m.unit_id WHERE m.id {among}",
+                id_params,
             )
             names = {row[0]: row[1:] for row in cursor.fetchall()}
     ranked: list[RankRow] = []

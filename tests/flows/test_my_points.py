@@ -1,13 +1,14 @@
 """ "My points" (我的积分): a member sees their own balance, totals, ranks, twelve months of
-trend, a filterable history, their open declarations, appeals and redemptions, and the reset
-reminder; bad filters get a clear error; the page costs the same queries however long the
-history is."""
+trend, a filterable history, their open declarations, appeals and redemptions, the prizes
+they won, and the reset reminder; bad filters get a clear error; the page costs the same
+queries however long the history is and however many prizes the member won."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -17,14 +18,17 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from flows.models import Declaration, DeclarationStatus
 from flows.mypoints import member_monthly_trend, reset_reminder
 from flows.redemption import redemption_request
 from points.demo.seed import DEMO_PASSWORD
-from points.models import Account, PeriodTotal, Policy
+from points.models import Account, Member, PeriodTotal, Policy, PrizeAward, PrizeTable, PrizeTier
 from points.models.shop import Reward
 from points.selectors.ledger import ledger_verify
+from points.services.accounts import period_close
+from points.services.prizes import prize_award_mark_paid
 from tests.conftest import Org
 from tests.factories import TEST_PASSWORD, RuleItemFactory
 from tests.flows.test_declaration_flow import _declare
@@ -43,6 +47,16 @@ def _figure(html: str, name: str) -> str:
     match = re.search(rf'data-figure="{name}">([^<]*)<', html)
     assert match, name
     return match.group(1).strip()
+
+
+def _prizes(html: str) -> str:
+    match = re.search(r'<section class="mdc-card pts-card" id="prizes">(.*?)</section>', html, re.S)
+    assert match, "no prizes card"
+    return match.group(1)
+
+
+def _prize_rows(html: str) -> list[str]:
+    return re.findall(r'<tr class="pts-prize"(.*?)</tr>', _prizes(html), re.S)
 
 
 def _history(html: str) -> str:
@@ -225,6 +239,90 @@ def test_open_declarations_appeals_and_redemptions_are_listed(
     assert _figure(html, "balance") == "380" and _figure(html, "lifetime") == "500"
 
 
+def _prize_table(org: Org, name: str, tiers: list[tuple[int, str, int]], **fields: Any) -> Any:
+    table = PrizeTable.objects.create(organisation=org.organisation, name=name, **fields)
+    by = "min_points" if fields.get("basis") == "threshold" else "place"
+    for key, prize, amount in tiers:
+        PrizeTier.objects.create(table=table, prize=prize, amount=Decimal(amount), **{by: key})
+    return table
+
+
+def test_the_prizes_won_are_listed_paid_or_to_be_paid(org: Org, login: Any, post: Any) -> None:
+    """October closes: worker_a1 comes first of the monthly rank table and reaches the
+    second step of the threshold table; HR pays the rank prize. worker_b's prize is not on
+    worker_a1's page."""
+    _prize_table(org, "月度排名奖", [(1, "100元", 100), (2, "80元", 80)])
+    _prize_table(
+        org,
+        "读书积分奖",
+        [(20, "价值50元的图书", 50), (40, "价值100元的图书", 100)],
+        basis="threshold",
+    )
+    post(org.worker_a1, 50, effective_date=date(2026, 10, 10))
+    post(org.worker_b, 30, effective_date=date(2026, 10, 12))
+    period_close(organisation=org.organisation, month=date(2026, 10, 1))
+    rank_prize = PrizeAward.objects.get(member=org.worker_a1, place=1)
+    prize_award_mark_paid(award=rank_prize, user=org.hr.user)
+
+    html = login(org.worker_a1).get(URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    rows = _prize_rows(html)
+    assert len(rows) == 2
+    by_table = {("月度排名奖" in row): row for row in rows}
+    rank, threshold = by_table[True], by_table[False]
+    for row in rows:
+        assert "2026-10-01" in row and "2026-10-31" in row
+    assert 'data-paid="yes"' in rank and "100元" in rank and "100.00" in rank
+    assert 'data-place="1"' in rank and "paid on 2026-11-20" in rank
+    assert "读书积分奖" in threshold and "价值100元的图书" in threshold and "100.00" in threshold
+    assert 'data-threshold="40"' in threshold and "data-place" not in threshold
+    assert 'data-paid="no"' in threshold and "to be paid" in threshold
+    assert "80元" not in _prizes(html)  # worker_b's place 2
+
+    other = login(org.worker_b).get(URL).content.decode()
+    assert len(_prize_rows(other)) == 2  # 80元, and 价值50元的图书 for 30 points
+    assert 'data-place="2"' in _prizes(other) and 'data-threshold="20"' in _prizes(other)
+    nobody = login(org.hr).get(URL).content.decode()
+    assert _prize_rows(nobody) == [] and 'id="prizes-table"' not in nobody
+
+
+def _award_prizes(org: Org, member: Member, months: int, *, first: date) -> None:
+    """``months`` months of prizes for ``member`` from ``first`` backwards, each month one of
+    a rank table and one of a threshold table, every other one paid."""
+    rank, _created = PrizeTable.objects.get_or_create(
+        organisation=org.organisation, name="月度排名奖"
+    )
+    threshold, _created = PrizeTable.objects.get_or_create(
+        organisation=org.organisation, name="月度达标奖", basis="threshold"
+    )
+    PrizeTier.objects.get_or_create(table=rank, place=1, defaults={"prize": "100元"})
+    PrizeTier.objects.get_or_create(table=threshold, min_points=10, defaults={"prize": "书签"})
+    awards = []
+    month = first
+    for n in range(months):
+        end = month.replace(day=28)
+        for table, place, prize in ((rank, 1, "100元"), (threshold, None, "书签")):
+            paid = n % 2 == 0
+            awards.append(
+                PrizeAward(
+                    organisation=org.organisation,
+                    table=table,
+                    member=member,
+                    period_kind="month",
+                    period_start=month,
+                    period_end=end,
+                    place=place,
+                    total=20 + n,
+                    prize=prize,
+                    amount=Decimal(100),
+                    paid=paid,
+                    paid_at=timezone.now() if paid else None,
+                    paid_by=org.hr.user if paid else None,
+                )
+            )
+        month = (month - timedelta(days=1)).replace(day=1)
+    PrizeAward.objects.bulk_create(awards)
+
+
 def test_the_reset_reminder_shows_within_the_policy_days(
     org: Org, login: Any, history: None
 ) -> None:
@@ -273,8 +371,8 @@ def _queries(client: Client, url: str, django_assert_max_num_queries: Any, budge
 
 #: Queries of "my points": session and user, the member, the statement's figures (one
 #: statement), the policy, the trend, declarations and their items, the user's roles and
-#: appeals, redemptions, the history's count and page and the page's sources, and the
-#: site menu's permission checks.
+#: appeals, redemptions, the prizes won, the history's count and page and the page's
+#: sources, and the site menu's permission checks.
 BUDGET = 20
 
 
@@ -293,6 +391,7 @@ def test_query_budget_stays_flat_as_the_history_grows(
 
     for n in range(3):
         post(org.worker_a1, 2, rule_item_id=rule.pk, note=f"分享{n}", approved_by_id=org.hr.user_id)
+    _award_prizes(org, org.worker_a1, 1, first=date(2026, 10, 1))
     few = count()
     for n in range(3, 120):
         post(
@@ -305,7 +404,9 @@ def test_query_budget_stays_flat_as_the_history_grows(
         )
     for _ in range(4):
         _declare(org.worker_a1, rule_member)
+    _award_prizes(org, org.worker_a1, 24, first=date(2026, 8, 1))  # 48 prizes, half paid
     many = count()
+    assert len(_prize_rows(client.get(URL + query).content.decode())) == 50
     assert many <= few, (few, many)
     _queries(client, URL + query, django_assert_max_num_queries, BUDGET)
 
