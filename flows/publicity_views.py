@@ -454,8 +454,16 @@ class FindingsForm(forms.Form):
     )
 
 
-class AppealReexamineView(View):
-    template_name = "flows/appeal_reexamine.html"
+class _AppealStepView(View):
+    """A task page of the appeal flow: the appeal with its evidence and one form; a valid
+    form goes to the step's service, whose refusals come back onto the form."""
+
+    template_name = ""
+    form_class: type[forms.Form] = forms.Form
+    done_message: Any = ""
+
+    def act(self, appeal: Appeal, user: Any, data: dict[str, Any]) -> None:
+        raise NotImplementedError  # each step names its service
 
     def _render(self, request: HttpRequest, form: forms.Form) -> HttpResponse:
         appeal = _task_appeal(request)
@@ -471,25 +479,30 @@ class AppealReexamineView(View):
         )
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        return self._render(request, FindingsForm())
+        return self._render(request, self.form_class())
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        form = FindingsForm(request.POST)
+        form = self.form_class(request.POST)
         if not form.is_valid():
             return self._render(request, form)
         try:
-            appeal_reexamine(
-                appeal=_task_appeal(request),
-                user=request.user,
-                findings=form.cleaned_data["findings"],
-            )
+            self.act(_task_appeal(request), request.user, form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
             return self._render(request, form)
         activation = request.activation  # type: ignore[attr-defined]
         activation.execute()
-        messages.success(request, _("The findings were recorded; the committee rules next."))
+        messages.success(request, self.done_message)
         return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class AppealReexamineView(_AppealStepView):
+    template_name = "flows/appeal_reexamine.html"
+    form_class = FindingsForm
+    done_message = gettext_lazy("The findings were recorded; the committee rules next.")
+
+    def act(self, appeal: Appeal, user: Any, data: dict[str, Any]) -> None:
+        appeal_reexamine(appeal=appeal, user=user, findings=data["findings"])
 
 
 class RulingForm(forms.Form):
@@ -506,44 +519,19 @@ class RulingForm(forms.Form):
     )
 
 
-class AppealRuleView(View):
+class AppealRuleView(_AppealStepView):
     template_name = "flows/appeal_rule.html"
+    form_class = RulingForm
+    done_message = gettext_lazy("The ruling was recorded.")
 
-    def _render(self, request: HttpRequest, form: forms.Form) -> HttpResponse:
-        appeal = _task_appeal(request)
-        return render(
-            request,
-            self.template_name,
-            {
-                "appeal": appeal,
-                "item": appeal.item,
-                "form": form,
-                "evidence": appeal.evidence.all(),
-            },
+    def act(self, appeal: Appeal, user: Any, data: dict[str, Any]) -> None:
+        appeal_rule(
+            appeal=appeal,
+            user=user,
+            ruling=data["ruling"],
+            reason=data["reason"],
+            points=data["points"],
         )
-
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        return self._render(request, RulingForm())
-
-    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        form = RulingForm(request.POST)
-        if not form.is_valid():
-            return self._render(request, form)
-        try:
-            appeal_rule(
-                appeal=_task_appeal(request),
-                user=request.user,
-                ruling=form.cleaned_data["ruling"],
-                reason=form.cleaned_data["reason"],
-                points=form.cleaned_data["points"],
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-            return self._render(request, form)
-        activation = request.activation  # type: ignore[attr-defined]
-        activation.execute()
-        messages.success(request, _("The ruling was recorded."))
-        return HttpResponseRedirect(activation.get_success_url(request))
 
 
 class AppealListView(ListView):

@@ -4,7 +4,6 @@ and that nothing a user typed escapes into markup or makes the renderer fetch an
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import subprocess
 from datetime import date
@@ -26,7 +25,6 @@ from tests.factories import MemberFactory, RuleItemFactory
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext"),
 ]
 
 NOV = date(2026, 11, 1)
