@@ -46,6 +46,39 @@ def browser_page(viewport: dict[str, int] | None = None) -> Iterator[Any]:
             browser.close()
 
 
+def login(page: Any, url: str, username: str, then: str = "/") -> None:
+    """Sign in through the login form (as a fresh visitor) and wait for the landing page."""
+    from tests.factories import TEST_PASSWORD
+
+    page.context.clear_cookies()
+    page.goto(f"{url}/accounts/login/?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}{then}")
+    settled(page)
+
+
+def settled(page: Any) -> None:
+    """Wait until a navigation has finished: Turbo marks ``<html aria-busy>`` while it
+    fetches and swaps, and a redirect chain passes through URLs a test may match early."""
+    page.wait_for_load_state()
+    page.wait_for_selector("html:not([aria-busy])", state="attached")
+
+
+def fits_width(page: Any) -> bool:
+    """No horizontal scrolling: the page fits the viewport's width."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def see(page: Any, *texts: str) -> None:
+    """Assert the page shows every text, waiting (up to the page's timeout) for it to render."""
+    from playwright.sync_api import expect
+
+    for text in texts:
+        expect(page.locator("body")).to_contain_text(text)
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

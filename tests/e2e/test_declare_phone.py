@@ -13,8 +13,8 @@ from PIL import Image
 
 from flows.models import Declaration
 from tests.conftest import Org
-from tests.e2e.conftest import ARTIFACTS, browser_page, screenshot
-from tests.factories import TEST_PASSWORD, RuleItemFactory
+from tests.e2e.conftest import ARTIFACTS, browser_page, fits_width, login, screenshot, see, settled
+from tests.factories import RuleItemFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -34,14 +34,6 @@ def e2e_org(transactional_db: Any) -> Org:
     return org
 
 
-def _login(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-
-
 def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: Org) -> None:
     photo = ARTIFACTS / "declare" / "scene.jpg"
     photo.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +44,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
     worker, leader = e2e_org.worker_a1.user.username, e2e_org.leader_a1.user.username
 
     with browser_page() as page:
-        _login(page, live_server.url, worker)
+        login(page, live_server.url, worker)
         page.goto(f"{live_server.url}/declarations/declaration/start/")
         page.select_option("select[name=items-0-rule_item]", str(rule.pk))
         page.fill("input[name=items-0-event_date]", "2026-11-10")
@@ -60,25 +52,24 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         page.fill("textarea[name=items-0-description]", "顾客来电表扬服务周到")
         page.set_input_files("input[name=items-0-evidence]", str(photo))
         screenshot(page, "declare/01-start")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert fits_width(page)
         page.click("form.pts-form button[type=submit]")
         page.wait_for_url(lambda url: "/start/" not in url)
-        page.wait_for_load_state()
+        settled(page)
         screenshot(page, "declare/02-submitted")
 
-        page.context.clear_cookies()
-        _login(page, live_server.url, leader)
+        login(page, live_server.url, leader)
         page.goto(f"{live_server.url}/declarations/declaration/inbox/")
         screenshot(page, "declare/03-inbox")
         page.click("table tbody a >> nth=0")
-        page.wait_for_url(re.compile(r".*/review/\d+/.*"))
-        page.wait_for_selector("form.pts-form")
-        assert "顾客来电表扬服务周到" in page.content()
+        page.wait_for_url(re.compile(r".*/review/\d+/execute/$"))
+        settled(page)
+        see(page, "顾客来电表扬服务周到")
         screenshot(page, "declare/04-review")
         page.check("input[name=action][value=approve]")
         page.click("form.pts-form button[type=submit]")
         page.wait_for_url(lambda url: "/execute/" not in url)
-        page.wait_for_load_state()
+        settled(page)
         screenshot(page, "declare/05-decided")
 
     assert Declaration.objects.get().status == "approved"

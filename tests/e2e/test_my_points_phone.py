@@ -16,8 +16,7 @@ from points.models import Account, PrizeAward, PrizeTable, Reward
 from points.periods import month_start, organisation_today
 from points.services.ledger import PostingItem, ledger_post_batch
 from tests.conftest import Org
-from tests.e2e.conftest import browser_page, screenshot
-from tests.factories import TEST_PASSWORD
+from tests.e2e.conftest import browser_page, fits_width, login, screenshot, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -54,18 +53,6 @@ def e2e_org(transactional_db: Any) -> Org:
     return org
 
 
-def _log_in(page: Any, base: str, username: str, next_path: str) -> None:
-    page.goto(f"{base}{next_path}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{next_path}")
-
-
-def _no_horizontal_scroll(page: Any) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
-
-
 def test_a_member_sees_the_trend_chart_on_a_phone(live_server: Any, e2e_org: Org) -> None:
     with browser_page() as page:
         errors: list[str] = []
@@ -74,7 +61,7 @@ def test_a_member_sees_the_trend_chart_on_a_phone(live_server: Any, e2e_org: Org
             "console",
             lambda message: errors.append(message.text) if message.type == "error" else None,
         )
-        _log_in(page, live_server.url, e2e_org.worker_a1.user.username, "/points/me/")
+        login(page, live_server.url, e2e_org.worker_a1.user.username, then="/points/me/")
         canvas = page.wait_for_selector("#trend-chart[data-drawn='1']", timeout=10_000)
         assert canvas is not None
         assert page.evaluate("typeof window.Chart") == "function"  # our static copy loaded
@@ -85,7 +72,7 @@ def test_a_member_sees_the_trend_chart_on_a_phone(live_server: Any, e2e_org: Org
         assert len(labels) == 12
         assert page.locator("[data-figure=balance]").inner_text().strip() != ""
         assert page.locator("#history-table tbody tr").count() == 13  # 12 months + base
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         assert errors == []
         screenshot(page, "mypoints/01-my-points")
 
@@ -146,36 +133,38 @@ def test_a_member_redeems_a_reward_and_sees_the_balance_drop_on_a_phone(
     with browser_page() as page:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        _log_in(page, base, member.user.username, "/points/me/")
+        login(page, base, member.user.username, then="/points/me/")
         assert _my_points_balance(page) == before
         prizes = page.locator("#prizes-table tbody tr")
         assert prizes.count() == 1 and prize.prize in prizes.inner_text()
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         screenshot(page, "mypoints/04-before-redeeming")
 
         page.goto(f"{base}/shop/rewards/")
         card = page.locator(f"#reward-{reward.pk}")
         card.wait_for()
         assert int(page.locator("#shop-balance").inner_text().strip()) == before
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         screenshot(page, "mypoints/05-shop")
         card.locator(f"a[href$='/shop/redemption/start/?reward={reward.pk}']").click()
         page.wait_for_url(f"{base}/shop/redemption/start/?reward={reward.pk}")
+        settled(page)
         confirm = page.locator("#redeem-confirm")
         confirm.wait_for()
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         screenshot(page, "mypoints/06-redeem")
         page.fill("textarea[name=note]", "下周一领取")
         with page.expect_navigation():
             confirm.click()
         page.wait_for_url(f"{base}/shop/redemption/")
+        settled(page)
         screenshot(page, "mypoints/07-redeemed")
 
         page.goto(f"{base}/points/me/")
         assert _my_points_balance(page) == before - reward.points_cost
         redemptions = page.locator("#redemptions").inner_text()
         assert reward.name in redemptions and str(reward.points_cost) in redemptions
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         assert errors == []
         screenshot(page, "mypoints/08-after-redeeming")
 
@@ -190,10 +179,10 @@ def test_a_member_redeems_a_reward_and_sees_the_balance_drop_on_a_phone(
 
 def test_hr_sees_the_dashboard_charts_on_a_phone(live_server: Any, e2e_org: Org) -> None:
     with browser_page() as page:
-        _log_in(page, live_server.url, e2e_org.hr.user.username, "/points/dashboard/")
+        login(page, live_server.url, e2e_org.hr.user.username, then="/points/dashboard/")
         page.wait_for_selector("canvas[data-chart='chart-distribution'][data-drawn='1']")
         for chart in ("chart-distribution", "chart-units", "chart-participation"):
             canvas = page.locator(f"canvas[data-chart='{chart}']")
             assert canvas.evaluate(PAINTED), chart
-        assert _no_horizontal_scroll(page)
+        assert fits_width(page)
         screenshot(page, "mypoints/03-dashboard")

@@ -23,8 +23,8 @@ from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import ledger_verify
 from tests.conftest import Org
-from tests.e2e.conftest import ARTIFACTS, browser_page, screenshot
-from tests.factories import TEST_PASSWORD, RuleItemFactory
+from tests.e2e.conftest import ARTIFACTS, browser_page, login, screenshot, see, settled
+from tests.factories import RuleItemFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +49,6 @@ def e2e_org(transactional_db: Any) -> Org:
     return org
 
 
-def _login(page: Any, url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-
-
 def _submit(page: Any, button: str, leaves: str) -> None:
     """Press a submit button and wait until the browser has left a URL containing
     ``leaves``; on a re-rendered form, fail with the form's errors."""
@@ -69,14 +60,14 @@ def _submit(page: Any, button: str, leaves: str) -> None:
     except PlaywrightTimeout:
         errors = page.locator(".pts-errors, .errorlist").all_inner_texts()
         raise AssertionError(f"still on {page.url}: {errors}") from None
-    page.wait_for_load_state()
+    settled(page)
 
 
 def _open_first_task(page: Any, inbox: str, lands_on: str) -> None:
     page.goto(inbox)
     page.click("table tbody a >> nth=0")
     page.wait_for_url(re.compile(lands_on))
-    page.wait_for_load_state()
+    settled(page)
 
 
 def _pdftotext(pdf: bytes) -> str:
@@ -102,7 +93,7 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         page.set_default_timeout(15_000)
 
         # 1. The member declares with a photo.
-        _login(page, url, worker)
+        login(page, url, worker)
         page.goto(f"{url}/declarations/declaration/start/")
         page.select_option("select[name=items-0-rule_item]", str(rule_pk))
         page.fill("input[name=items-0-points]", str(DECLARED))
@@ -114,44 +105,46 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         _submit(page, "form.pts-form button[type=submit]", "/start/")
 
         # 2. The leader approves from the inbox.
-        _login(page, url, leader)
-        _open_first_task(page, f"{url}/declarations/declaration/inbox/", r".*/review/\d+/.*")
-        assert "改进包装流程的建议被采纳" in page.content()
+        login(page, url, leader)
+        _open_first_task(page, f"{url}/declarations/declaration/inbox/", r".*/review/\d+/execute/$")
+        see(page, "改进包装流程的建议被采纳")
         screenshot(page, "publicity/02-review")
         page.check("input[name=action][value=approve]")
         _submit(page, "form.pts-form button[type=submit]", "/execute/")
 
         # 3. HR opens a summary of the company and submits it for sign-off.
-        _login(page, url, hr)
+        login(page, url, hr)
         page.goto(f"{url}/publicity/summary/start/")
         page.select_option("select[name=scope]", str(org.company.pk))
         page.fill("input[name=on]", today.isoformat())
         screenshot(page, "publicity/03-summary-start")
         _submit(page, "form.pts-form button[type=submit]", "/start/")
         _open_first_task(page, f"{url}/publicity/summary/inbox/", r".*/prepare/\d+/execute/$")
-        assert "张三" in page.content() and "合理化建议" in page.content()
+        see(page, "张三", "合理化建议")
         screenshot(page, "publicity/04-summary-prepare")
         _submit(page, "#submit-form button[type=submit]", "/execute/")
 
         # 4. Two committee members sign it off.
         for n, username in enumerate(committee, start=1):
-            _login(page, url, username)
+            login(page, url, username)
             page.goto(f"{url}/publicity/board/signoff/")
             screenshot(page, f"publicity/05-signoff-list-{n}")
             page.click(".pts-page a[href^='/publicity/board/signoff/']")
             page.wait_for_url(re.compile(r".*/publicity/board/signoff/\d+/$"))
+            settled(page)
             page.check("input[name=decision][value=approve]")
             screenshot(page, f"publicity/06-signoff-{n}")
             page.click("form.pts-form button[type=submit]")
             page.wait_for_url(f"{url}/publicity/board/signoff/")
-            page.wait_for_load_state()
+            settled(page)
 
         # 5. The publicity page shows the item; its PDF notice downloads.
-        _login(page, url, appellant)
+        login(page, url, appellant)
         page.goto(f"{url}/publicity/board/")
         screenshot(page, "publicity/07-board")
         page.click(".pts-page table a[href^='/publicity/board/']")
         page.wait_for_url(re.compile(r".*/publicity/board/\d+/$"))
+        settled(page)
         detail = page.url
         row = page.locator("tr:has-text('张三')")
         assert "合理化建议" in row.inner_text() and str(DECLARED) in row.inner_text()
@@ -166,6 +159,7 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         # 6. Another member appeals the item.
         row.locator("a[href*='/publicity/appeal/start/']").click()
         page.wait_for_url(re.compile(r".*/publicity/appeal/start/\?item=\d+$"))
+        settled(page)
         page.fill("textarea[name=reason]", "该建议并未在车间实施")
         screenshot(page, "publicity/09-appeal")
         _submit(page, "form.pts-form button[type=submit]", "/appeal/start/")
@@ -173,24 +167,25 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         screenshot(page, "publicity/09-appealed")
 
         # 7. HR re-examines.
-        _login(page, url, hr)
+        login(page, url, hr)
         _open_first_task(page, f"{url}/publicity/appeal/inbox/", r".*/reexamine/\d+/execute/$")
-        assert "该建议并未在车间实施" in page.content()
+        see(page, "该建议并未在车间实施")
         page.fill("textarea[name=findings]", "经核查，建议只部分实施")
         screenshot(page, "publicity/10-reexamine")
         _submit(page, "form.pts-form button[type=submit]", "/execute/")
 
         # 8. A committee member claims the ruling from the queue and amends the points.
-        _login(page, url, committee[0])
+        login(page, url, committee[0])
         page.goto(f"{url}/publicity/appeal/queue/")
         screenshot(page, "publicity/11-queue")
         page.click("table tbody a >> nth=0")
         page.wait_for_url(re.compile(r".*/rule/\d+/assign/$"))
+        settled(page)
         screenshot(page, "publicity/12-claim")
         page.click("button[name=_continue]")
         page.wait_for_url(re.compile(r".*/rule/\d+/execute/$"))
-        page.wait_for_load_state()
-        assert "经核查，建议只部分实施" in page.content()
+        settled(page)
+        see(page, "经核查，建议只部分实施")
         page.check("input[name=ruling][value=amend]")
         page.fill("input[name=points]", str(AMENDED))
         page.fill("textarea[name=reason]", "只部分实施，按部分采纳计分")
@@ -202,7 +197,7 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
 def _statement(url: str, username: str, today: date) -> bytes:
     with browser_page(DESKTOP) as page:
         page.set_default_timeout(15_000)
-        _login(page, url, username)
+        login(page, url, username)
         page.goto(f"{url}/reports/statement/form/")
         page.select_option("select[name=kind]", "month")
         page.fill("input[name=on]", today.isoformat())

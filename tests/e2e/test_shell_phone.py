@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Org
-from tests.e2e.conftest import browser_page, screenshot
+from tests.e2e.conftest import browser_page, fits_width, screenshot, see, settled
 from tests.factories import TEST_PASSWORD, RuleItemFactory
 
 pytestmark = pytest.mark.e2e
@@ -28,27 +28,24 @@ def e2e_org(transactional_db: Any) -> Org:
     return org
 
 
-def _no_horizontal_scroll(page: Any) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
-
-
 def test_member_logs_in_on_a_phone_and_reads_the_catalog(live_server: Any, e2e_org: Org) -> None:
     username = e2e_org.worker_a1.user.username
     with browser_page() as page:
         page.goto(f"{live_server.url}/points/rule_catalog/")
         assert "/accounts/login/" in page.url  # anonymous → login, not 403
-        assert "积分制管理平台" in page.content()
+        see(page, "积分制管理平台")
         screenshot(page, "shell/01-login")
 
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", TEST_PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{live_server.url}/points/rule_catalog/")
-        assert "顾客表扬第1项" in page.content()
-        assert _no_horizontal_scroll(page)
+        settled(page)
+        see(page, "顾客表扬第1项")
+        assert fits_width(page)
         screenshot(page, "shell/02-catalog")
 
         page.goto(f"{live_server.url}/")
-        assert "规则目录" in page.content() and "直接上级" in page.content()
-        assert _no_horizontal_scroll(page)
+        see(page, "规则目录", "直接上级")
+        assert fits_width(page)
         screenshot(page, "shell/03-home")
