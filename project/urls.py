@@ -14,5 +14,6 @@ urlpatterns = [
     path("evidence/<int:pk>/", evidence_download, name="evidence_download"),
     path("notifications/", notification_preferences, name="notification_preferences"),
     path("reports/", include("points.urls")),
+    path("api/", include("flows.api.urls")),
     path("", site.urls),
 ]

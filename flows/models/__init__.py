@@ -1,3 +1,4 @@
+from .api import IdempotencyKey
 from .declarations import (
     AwardNotice,
     Declaration,
@@ -31,6 +32,7 @@ __all__ = [
     "DeclarationItem",
     "DeclarationStatus",
     "Evidence",
+    "IdempotencyKey",
     "ImportJob",
     "ImportJobNotice",
     "ImportKind",
