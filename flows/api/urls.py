@@ -10,7 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
-from flows.api import catalog
+from flows.api import catalog, declarations, ledger, publicity, shop
 
 
 class Router(DefaultRouter):
@@ -18,11 +18,13 @@ class Router(DefaultRouter):
 
 
 router = Router()
-for module in (catalog,):
+MODULES = (catalog, declarations, publicity, ledger, shop)
+for module in MODULES:
     module.register(router)
 
 v1: list[Any] = [
     path("tokens/", catalog.TokenView.as_view(), name="token"),
+    *(pattern for module in MODULES[1:] for pattern in module.urlpatterns),
     path("", include(router.urls)),
 ]
 
