@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
 from points.models import Member, MemberStatus, Organisation, OrgUnit, Policy
 from points.services.accounts import base_points_grant
+from points.services.audit import audit_lockout
 from points.services.org import roles_sync_groups, roles_sync_user
 
 
@@ -56,3 +58,9 @@ def _unit_saved(sender: Any, instance: OrgUnit, **kwargs: Any) -> None:
         .select_related("user")
     ):
         roles_sync_user(user=member.user)
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any, username: str | None, **kwargs: Any) -> None:
+    """django-axes locked a username after too many failed logins: an audit row."""
+    audit_lockout(username=username or "", ip_address=kwargs.get("ip_address") or "")

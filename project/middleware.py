@@ -18,3 +18,23 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         if request.path_info.startswith(API_PREFIX):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class AuditDenialsMiddleware:
+    """Every refused request (a 403 from any view, the API, CSRF or a permission check)
+    writes an audit row: who asked for what, and when."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        response = self.get_response(request)
+        if response.status_code == 403:
+            from points.services.audit import audit_denial
+
+            reason = ""
+            data = getattr(response, "data", None)
+            if isinstance(data, dict) and data.get("errors"):
+                reason = data["errors"][0].get("message", "")
+            audit_denial(request=request, reason=reason)
+        return response

@@ -24,6 +24,7 @@ from flows.flows import (
 from flows.imports_views import ImportViewset
 from flows.mypoints_views import MyPointsViewset
 from flows.views import MyDeclarationsView, NoticeListView
+from points.audit_views import AUDIT_READERS, AuditLogView
 from points.prize_views import PrizeAwardListView, prize_award_paid
 from points.roles import Role
 from points.selectors.org import user_roles
@@ -148,6 +149,19 @@ class PrizeViewset(AppMenuMixin, Viewset):
         return Role.HR in user_roles(user=user)
 
 
+class AuditLogViewset(AppMenuMixin, Viewset):
+    """HR's and the committee's search of the organisation's audit log."""
+
+    title = _("Audit log")
+    icon = "policy"
+    app_name = "audit"
+
+    index_path = path("", AuditLogView.as_view(), name="index")
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return bool(user_roles(user=user) & AUDIT_READERS)
+
+
 class PointsSite(Site):
     index_path = path("", HomeView.as_view(), name="index")
 
@@ -161,7 +175,12 @@ site = PointsSite(
             title=_("Points"),
             icon="stars",
             app_name="points",
-            viewsets=[MyPointsViewset(), RuleCatalogViewset(), DashboardViewset()],
+            viewsets=[
+                MyPointsViewset(),
+                RuleCatalogViewset(),
+                DashboardViewset(),
+                AuditLogViewset(),
+            ],
         ),
         Application(
             title=_("Declarations"),

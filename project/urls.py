@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/", include("flows.api.urls")),
     path("", site.urls),
 ]
+
+handler404 = "flows.api.errors.api_or_page_not_found"
+handler500 = "flows.api.errors.api_or_server_error"

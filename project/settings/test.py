@@ -15,3 +15,6 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL")
 STATIC_ROOT = BASE_DIR / "var" / "test-static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
+# The test client's login() authenticates without a request, which django-axes refuses;
+# the lockout tests switch it on and log in through the form.
+AXES_ENABLED = False
