@@ -89,3 +89,29 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         errors = [{"code": str(code), "message": str(detail), "field": None}]
     response.data = {"errors": errors}
     return response
+
+
+def _json_error(status_code: int, code: str, message: str) -> Any:
+    from django.http import JsonResponse
+
+    body = {"errors": [{"code": code, "message": message, "field": None}]}
+    return JsonResponse(body, status=status_code, json_dumps_params={"ensure_ascii": False})
+
+
+def api_or_page_not_found(request: Any, exception: Exception) -> Any:
+    """``handler404``: a path under /api/ that matches no route answers in the API's error
+    shape (JSON), not with the HTML page."""
+    from django.views.defaults import page_not_found
+
+    if request.path_info.startswith("/api/"):
+        return _json_error(404, "not_found", str(exceptions.NotFound.default_detail))
+    return page_not_found(request, exception)
+
+
+def api_or_server_error(request: Any) -> Any:
+    """``handler500``: JSON under /api/, the HTML page elsewhere."""
+    from django.views.defaults import server_error
+
+    if request.path_info.startswith("/api/"):
+        return _json_error(500, "server_error", str(exceptions.APIException.default_detail))
+    return server_error(request)

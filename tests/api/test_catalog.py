@@ -127,3 +127,11 @@ def test_schema_and_docs_are_served_locally(db: Any, client: Any) -> None:
     html = docs.content.decode()
     assert "swagger-ui" in html and "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_an_unknown_api_path_is_a_json_404_and_pages_stay_html(org: Org, api: Any) -> None:
+    response = api(org.worker_a1).get(f"{V1}rules/not-a-number.x/")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert codes(response) == ["not_found"]
+    page = api(org.worker_a1).get("/no-such-page/")
+    assert page.status_code in (302, 404) and "json" not in page.get("Content-Type", "")
