@@ -12,14 +12,20 @@ from __future__ import annotations
 import io
 import posixpath
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from points.periods import organisation_today
 
 #: Image formats Pillow may decode here, and how they are stored.
 IMAGE_FORMATS = {
@@ -112,3 +118,58 @@ def evidence_check(
         )
     stored = ContentFile(content, name=_generated_name(extension, today))
     return CheckedEvidence(stored, content_type, _original_name(upload), len(content))
+
+
+MB = 1024 * 1024
+
+
+def evidence_uploaded_today(*, user: Any) -> int:
+    """Bytes of evidence the user stored in the last 24 hours."""
+    from flows.models import Evidence
+
+    since = timezone.now() - timedelta(days=1)
+    used = Evidence.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(
+        total=Sum("size")
+    )["total"]
+    return int(used or 0)
+
+
+def evidence_check_uploads(
+    *, uploads: Iterable[UploadedFile], organisation: Any, user: Any, pending: int = 0
+) -> list[CheckedEvidence]:
+    """Check uploads under the organisation's policy: each file's size and content, and the
+    uploader's quota for 24 hours (``pending``: bytes already checked in this request but
+    not yet stored). Raises one ``ValidationError`` naming every refused file."""
+    uploads = list(uploads)
+    if not uploads:
+        return []
+    policy = organisation.policy
+    quota = policy.upload_quota_mb_per_day * MB
+    used = evidence_uploaded_today(user=user) + pending
+    checked: list[CheckedEvidence] = []
+    errors: list[ValidationError] = []
+    for upload in uploads:
+        try:
+            file = evidence_check(
+                upload=upload,
+                max_bytes=policy.max_upload_mb * MB,
+                keep_metadata=policy.keep_photo_location,
+                today=organisation_today(organisation),
+            )
+        except ValidationError as error:
+            errors.append(ValidationError(f"{upload.name}: {error.messages[0]}", code=error.code))
+            continue
+        used += file.size
+        if used > quota:
+            errors.append(
+                ValidationError(
+                    _("%(name)s: this would pass your upload quota of %(mb)s MB a day.")
+                    % {"name": upload.name, "mb": policy.upload_quota_mb_per_day},
+                    code="quota",
+                )
+            )
+            continue
+        checked.append(file)
+    if errors:
+        raise ValidationError(errors)
+    return checked

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from flows.evidence import CheckedEvidence, evidence_check
+from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.models import DeclarationItem
 from points.models import Member, Organisation, Period, RuleItem
 from points.periods import month_start, organisation_today
@@ -57,9 +57,13 @@ class DeclarationItemForm(forms.ModelForm):
         fields = ["rule_item", "quantity", "points", "event_date", "place", "description"]
         widgets = {"event_date": forms.DateInput(attrs={"type": "date"})}
 
-    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, member: Member, uploader: Any = None, pending: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.member = member
+        self.uploader = uploader or member.user  # whose upload quota the evidence counts to
+        self.pending = pending  # evidence bytes of earlier items in the same request
         rule_field = self.fields["rule_item"]
         assert isinstance(rule_field, forms.ModelChoiceField)
         rule_field.queryset = RuleItem.objects.filter(organisation=member.organisation)
@@ -107,19 +111,15 @@ class DeclarationItemForm(forms.ModelForm):
                 "evidence",
                 _("“%(rule)s” needs evidence: add a photo or a PDF.") % {"rule": rule.name},
             )
-        policy = self.member.organisation.policy
-        for upload in files:
-            try:
-                self.checked_evidence.append(
-                    evidence_check(
-                        upload=upload,
-                        max_bytes=policy.max_upload_mb * 1024 * 1024,
-                        keep_metadata=policy.keep_photo_location,
-                        today=organisation_today(self.member.organisation),
-                    )
-                )
-            except ValidationError as error:
-                self.add_error("evidence", f"{upload.name}: {error.messages[0]}")
+        try:
+            self.checked_evidence = evidence_check_uploads(
+                uploads=files,
+                organisation=self.member.organisation,
+                user=self.uploader,
+                pending=self.pending,
+            )
+        except ValidationError as error:
+            self.add_error("evidence", error)
         return data
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
-from flows.evidence import CheckedEvidence, evidence_check
+from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.forms import EvidenceField
 from flows.models import (
     Appeal,
@@ -354,26 +354,17 @@ class AppealForm(forms.Form):
     )
     evidence = EvidenceField(label=gettext_lazy("evidence (photos or PDF)"), required=False)
 
-    def __init__(self, *args: Any, organisation: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organisation: Any, uploader: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organisation = organisation
+        self.uploader = uploader
         self.checked_evidence: list[CheckedEvidence] = []
 
     def clean_evidence(self) -> list[Any]:
         files: list[Any] = self.cleaned_data.get("evidence") or []
-        policy = self.organisation.policy
-        for upload in files:
-            try:
-                self.checked_evidence.append(
-                    evidence_check(
-                        upload=upload,
-                        max_bytes=policy.max_upload_mb * 1024 * 1024,
-                        keep_metadata=policy.keep_photo_location,
-                        today=organisation_today(self.organisation),
-                    )
-                )
-            except ValidationError as error:
-                raise ValidationError(f"{upload.name}: {error.messages[0]}") from error
+        self.checked_evidence = evidence_check_uploads(
+            uploads=files, organisation=self.organisation, user=self.uploader
+        )
         return files
 
 
@@ -409,12 +400,21 @@ class AppealStartView(View):
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         item = self._item(request, request.GET.get("item"))
-        form = AppealForm(initial={"item": item.pk}, organisation=item.summary.organisation)
+        form = AppealForm(
+            initial={"item": item.pk},
+            organisation=item.summary.organisation,
+            uploader=request.user,
+        )
         return self._render(request, item, form)
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         item = self._item(request, request.POST.get("item"))
-        form = AppealForm(request.POST, request.FILES, organisation=item.summary.organisation)
+        form = AppealForm(
+            request.POST,
+            request.FILES,
+            organisation=item.summary.organisation,
+            uploader=request.user,
+        )
         if not form.is_valid():
             return self._render(request, item, form)
         activation = request.activation  # type: ignore[attr-defined]

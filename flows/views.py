@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
+from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.models import Declaration, Evidence, NotificationPreference
 from flows.services import (
@@ -53,12 +54,13 @@ def _declarable_members(user: Any) -> list[Member]:
 
 
 class ItemFormSet(BaseFormSet):  # type: ignore[type-arg]
-    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, member: Member, uploader: Any = None, **kwargs: Any) -> None:
         self.member = member
+        self.uploader = uploader or member.user
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
-        return {"member": self.member}
+        return {"member": self.member, "uploader": self.uploader}
 
     def filled_forms(self) -> list[DeclarationItemForm]:
         return [form for form in self.forms if form.has_changed()]
@@ -66,6 +68,18 @@ class ItemFormSet(BaseFormSet):  # type: ignore[type-arg]
     def clean(self) -> None:
         if not any(form.has_changed() for form in self.forms):
             raise ValidationError(_("Add at least one item."))
+        # Each item checked its own files against the quota; together they must fit too.
+        together = sum(f.size for form in self.forms for f in form.checked_evidence)
+        if together:
+            policy = self.member.organisation.policy
+            if evidence_uploaded_today(user=self.uploader) + together > (
+                policy.upload_quota_mb_per_day * MB
+            ):
+                raise ValidationError(
+                    _("These files would pass your upload quota of %(mb)s MB a day.")
+                    % {"mb": policy.upload_quota_mb_per_day},
+                    code="quota",
+                )
 
 
 def _item_formset(extra: int) -> type[ItemFormSet]:
@@ -130,7 +144,9 @@ class DeclarationStartView(View):
         if not declarant.is_valid():
             return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
         member = declarant.cleaned_data["member"]
-        items = ItemForms(request.POST, request.FILES, member=member, prefix="items")
+        items = ItemForms(
+            request.POST, request.FILES, member=member, uploader=request.user, prefix="items"
+        )
         if not items.is_valid():
             return self._context(request, declarant, items)
         if not declaration_may_submit_for(user=request.user, member=member):
@@ -242,6 +258,7 @@ class DeclarationReviseView(View):
             data,
             request.FILES or None,
             member=declaration.member,
+            uploader=request.user,
             prefix="items",
             initial=[{} for _ in items],
         )

@@ -120,6 +120,11 @@ class Policy(models.Model):
     max_upload_mb = models.PositiveSmallIntegerField(
         _("largest evidence file (MB)"), default=10, validators=[MinValueValidator(1)]
     )
+    upload_quota_mb_per_day = models.PositiveIntegerField(
+        _("evidence quota per person (MB in 24 hours)"),
+        default=200,
+        validators=[MinValueValidator(1)],
+    )
     grade_distribution = models.JSONField(
         _("forced distribution (per cent, minimum and maximum)"),
         default=default_grade_distribution,
