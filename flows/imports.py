@@ -19,6 +19,7 @@ A job runs once: the run locks the job row, does nothing when it is already done
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from datetime import date
 from types import SimpleNamespace
@@ -89,13 +90,72 @@ def import_job_create(*, user: Any, kind: str, file_name: str, content: bytes) -
         raise ValidationError(_("Choose what the file holds."))
     rows = import_file_read(content=content, columns=COLUMNS[ImportKind(kind)])
     checked = import_rows_check(kind=kind, organisation=hr.organisation, uploader=user, rows=rows)
+    return _job_keep(
+        hr=hr,
+        user=user,
+        kind=kind,
+        file_name=file_name,
+        sha256=hashlib.sha256(content).hexdigest(),
+        checked=checked,
+    )
+
+
+def import_job_from_rows(*, user: Any, kind: str, rows: list[dict[str, Any]]) -> ImportJob:
+    """``import_job_create`` for rows that arrive as data (the API) instead of a file; row
+    N is line N. The same checks; but any bad row raises a ``ValidationError`` (code
+    ``invalid_rows``, one per bad row under ``rows.<index>``) and nothing is kept."""
+    hr = import_hr_member(user=user)
+    if kind not in ImportKind.values:
+        raise ValidationError(_("Choose what the file holds."))
+    columns = [column.name for column in COLUMNS[ImportKind(kind)]]
+    raw = [
+        {"line": index + 1, **{c: str(row.get(c, "") or "") for c in columns}}
+        for index, row in enumerate(rows)
+    ]
+    checked = import_rows_check(kind=kind, organisation=hr.organisation, uploader=user, rows=raw)
+    bad = [row for row in checked if not row.ok]
+    if bad:
+        raise ValidationError(
+            {
+                f"rows.{row.line - 1}": [
+                    ValidationError(
+                        _("Line %(line)s: %(reason)s")
+                        % {"line": row.line, "reason": "；".join(row.reasons)},
+                        code="invalid_rows",
+                    )
+                ]
+                for row in bad
+            }
+        )
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
+    return _job_keep(
+        hr=hr,
+        user=user,
+        kind=kind,
+        file_name=f"api-{timezone.localtime():%Y%m%d-%H%M%S}.json",
+        sha256=hashlib.sha256(canonical).hexdigest(),
+        checked=checked,
+        via="api",
+    )
+
+
+def _job_keep(
+    *,
+    hr: Member,
+    user: Any,
+    kind: str,
+    file_name: str,
+    sha256: str,
+    checked: list[Any],
+    via: str = "file",
+) -> ImportJob:
     errors = [{"line": row.line, "reason": "；".join(row.reasons)} for row in checked if not row.ok]
     job = ImportJob.objects.create(
         organisation=hr.organisation,
         kind=kind,
         uploaded_by=user,
         file_name=file_name[:200],
-        file_sha256=hashlib.sha256(content).hexdigest(),
+        file_sha256=sha256,
         rows=[row.as_json() for row in checked],
         row_count=len(checked),
         error_count=len(errors),
@@ -107,7 +167,13 @@ def import_job_create(*, user: Any, kind: str, file_name: str, content: bytes) -
         actor=user,
         action="import.upload",
         object_repr=str(job)[:200],
-        data={"job": job.pk, "kind": kind, "rows": len(checked), "bad rows": len(errors)},
+        data={
+            "job": job.pk,
+            "kind": kind,
+            "rows": len(checked),
+            "bad rows": len(errors),
+            "via": via,
+        },
     )
     return job
 

@@ -94,6 +94,23 @@ def task_claim(*, task_id: int, user: Any) -> Task:
         return task
 
 
+def task_unclaim(*, task_id: int, user: Any) -> Task:
+    """Put a claimed task back in the queue, as the web "unassign" button."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise Http404
+    flow_task = task.flow_task
+    with flow_task.flow_class.lock(task.process_id), transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task_id)
+        if task.status != STATUS.ASSIGNED:
+            raise Conflict(_("This task is not claimed."), code="task_not_available")
+        if not flow_task.can_unassign(user, task):
+            raise PermissionDenied(_("You may not give this task back."))
+        flow_task.activation_class(task).unassign()
+        task.refresh_from_db()
+        return task
+
+
 # --- idempotency ---------------------------------------------------------------------------
 
 

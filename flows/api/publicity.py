@@ -27,7 +27,7 @@ from viewflow.workflow.status import STATUS
 from flows.api.base import IDEMPOTENCY_HEADER, flow_start, idempotent, task_activation
 from flows.api.catalog import caller
 from flows.api.errors import Conflict
-from flows.evidence import CheckedEvidence, evidence_check
+from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.flows import AppealFlow, SummaryFlow
 from flows.models import (
     Appeal,
@@ -704,22 +704,20 @@ class AppealLodgeSerializer(serializers.Serializer[Any]):
     def validate_evidence(self, files: list[Any]) -> list[Any]:
         from django.core.exceptions import ValidationError as DjangoValidationError
 
-        organisation = self.context["organisation"]
-        policy = organisation.policy
-        for upload in files:
-            try:
-                self.checked_evidence.append(
-                    evidence_check(
-                        upload=upload,
-                        max_bytes=policy.max_upload_mb * 1024 * 1024,
-                        keep_metadata=policy.keep_photo_location,
-                        today=organisation_today(organisation),
-                    )
-                )
-            except DjangoValidationError as error:
-                raise serializers.ValidationError(
-                    f"{upload.name}: {error.messages[0]}", code=error.code or "invalid"
-                ) from error
+        try:
+            self.checked_evidence = evidence_check_uploads(
+                uploads=files,
+                organisation=self.context["organisation"],
+                user=self.context["request"].user,
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                [
+                    serializers.ErrorDetail(message, code=e.code or "invalid")
+                    for e in error.error_list
+                    for message in e.messages
+                ]
+            ) from error
         return files
 
 

@@ -5,8 +5,6 @@ JSON; they are checked as an uploaded file's rows and imported by the same job).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import django_filters
@@ -14,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
@@ -31,12 +28,16 @@ from rest_framework.response import Response
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from flows.api.base import flow_start, idempotent, task_activation, task_claim
+from flows.api.base import flow_start, idempotent, task_activation, task_claim, task_unclaim
 from flows.api.catalog import caller
 from flows.api.errors import Conflict
 from flows.flows import RedemptionFlow
-from flows.imports import import_hr_member, import_job_confirm, import_jobs_visible_to
-from flows.imports_checks import COLUMNS, import_rows_check
+from flows.imports import (
+    import_hr_member,
+    import_job_confirm,
+    import_job_from_rows,
+    import_jobs_visible_to,
+)
 from flows.imports_read import max_rows
 from flows.models import ImportJob, ImportKind, ImportStatus, Redemption, RedemptionStatus
 from flows.models.redemption import OPEN
@@ -49,7 +50,7 @@ from flows.redemption import (
     redemption_visible_to,
     reward_for_request,
 )
-from points.models import Account, AuditEvent, Member, Period, Reward, RewardKind
+from points.models import Account, Member, Period, Reward, RewardKind
 from points.periods import month_start, organisation_today
 from points.roles import Role
 from points.selectors.ledger import member_vetoed
@@ -469,7 +470,7 @@ class RedemptionViewSet(
         caller(request)
         redemption = self.get_object()
         task = self._task(redemption, (RedemptionFlow.approve, RedemptionFlow.fulfil))
-        _task_unclaim(task_id=task.pk, user=request.user)
+        task_unclaim(task_id=task.pk, user=request.user)
         return self._fresh(redemption)
 
     @extend_schema(
@@ -502,24 +503,6 @@ class RedemptionViewSet(
         except ValidationError as error:
             raise _refused(error, self._state_code(redemption)) from error
         return self._fresh(redemption)
-
-
-def _task_unclaim(*, task_id: int, user: Any) -> Task:
-    """Put an assigned task back in the queue, as the web "unassign" button (belongs next
-    to ``task_claim`` in ``flows.api.base``)."""
-    task = Task.objects.filter(pk=task_id).first()
-    if task is None:
-        raise exceptions.NotFound()
-    flow_task = task.flow_task
-    with flow_task.flow_class.lock(task.process_id), transaction.atomic():
-        task = Task.objects.select_for_update().get(pk=task_id)
-        if task.status != STATUS.ASSIGNED:
-            raise Conflict(_("This task is not claimed."), code="task_not_available")
-        if not flow_task.can_unassign(user, task):
-            raise PermissionDenied(_("You may not give this task back."))
-        flow_task.activation_class(task).unassign()
-        task.refresh_from_db()
-        return task
 
 
 # --- bulk import of attendance and events --------------------------------------------------
@@ -642,55 +625,6 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         read_only_fields = fields
 
 
-def _import_job_from_rows(*, user: Any, kind: str, rows: list[dict[str, str]]) -> ImportJob:
-    """``import_job_create`` for rows that arrive as JSON instead of a file (the rows are
-    numbered from 1 as ``line``): the same checks, kept as a ``ready`` job. Any bad row
-    raises a ``ValidationError`` (``invalid_rows``) naming every one, and nothing is kept.
-    It belongs in ``flows.imports`` beside ``import_job_create``."""
-    hr = import_hr_member(user=user)
-    columns = [column.name for column in COLUMNS[ImportKind(kind)]]
-    raw = [
-        {"line": index + 1, **{c: str(row.get(c, "")) for c in columns}}
-        for index, row in enumerate(rows)
-    ]
-    checked = import_rows_check(kind=kind, organisation=hr.organisation, uploader=user, rows=raw)
-    bad = [row for row in checked if not row.ok]
-    if bad:
-        raise serializers.ValidationError(
-            {
-                f"rows.{row.line - 1}": [
-                    exceptions.ErrorDetail(
-                        _("Line %(line)s: %(reason)s")
-                        % {"line": row.line, "reason": "；".join(row.reasons)},
-                        code="invalid_rows",
-                    )
-                ]
-                for row in bad
-            }
-        )
-    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
-    job = ImportJob.objects.create(
-        organisation=hr.organisation,
-        kind=kind,
-        uploaded_by=user,
-        file_name=f"api-{timezone.localtime():%Y%m%d-%H%M%S}.json",
-        file_sha256=hashlib.sha256(canonical).hexdigest(),
-        rows=[row.as_json() for row in checked],
-        row_count=len(checked),
-        error_count=0,
-        errors=[],
-        status=ImportStatus.READY,
-    )
-    AuditEvent.objects.create(
-        organisation=hr.organisation,
-        actor=user,
-        action="import.upload",
-        object_repr=str(job)[:200],
-        data={"job": job.pk, "kind": kind, "rows": len(checked), "bad rows": 0, "via": "api"},
-    )
-    return job
-
-
 @extend_schema_view(
     list=extend_schema(summary="Import jobs of your organisation (HR), newest first"),
     retrieve=extend_schema(summary="An import job and its progress (HR)"),
@@ -735,7 +669,7 @@ class AttendanceEventViewSet(
         body = ImportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with transaction.atomic():
-            job = _import_job_from_rows(
+            job = import_job_from_rows(
                 user=request.user,
                 kind=body.validated_data["kind"],
                 rows=body.validated_data["rows"],
