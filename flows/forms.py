@@ -21,13 +21,16 @@ from points.selectors.ledger import member_cap_usage
 def check_event_date(day: date, organisation: Organisation) -> date:
     """An event may be declared for today or earlier, in a month that is still open."""
     if day > organisation_today(organisation):
-        raise ValidationError(_("The date of the event cannot be in the future."))
+        raise ValidationError(
+            _("The date of the event cannot be in the future."), code="future_date"
+        )
     if Period.objects.filter(
         organisation=organisation, month=month_start(day), closed_at__isnull=False
     ).exists():
         raise ValidationError(
             _("%(month)s is closed; events of a closed month cannot be declared.")
-            % {"month": f"{day:%Y-%m}"}
+            % {"month": f"{day:%Y-%m}"},
+            code="closed_month",
         )
     return day
 
@@ -73,11 +76,15 @@ class DeclarationItemForm(forms.ModelForm):
     def clean_rule_item(self) -> RuleItem:
         rule: RuleItem = self.cleaned_data["rule_item"]
         if not rule.active:
-            raise ValidationError(_("“%(rule)s” is no longer in force.") % {"rule": rule.name})
+            raise ValidationError(
+                _("“%(rule)s” is no longer in force.") % {"rule": rule.name},
+                code="rule_inactive",
+            )
         if not rule_item_applies_to_unit(rule_item=rule, unit=self.member.unit):
             raise ValidationError(
                 _("“%(rule)s” does not apply to %(unit)s.")
-                % {"rule": rule.name, "unit": self.member.unit.name}
+                % {"rule": rule.name, "unit": self.member.unit.name},
+                code="rule_out_of_scope",
             )
         return rule
 
@@ -95,21 +102,30 @@ class DeclarationItemForm(forms.ModelForm):
         elif points is None:
             self.add_error(
                 "points",
-                _("Choose the points, from %(min)s to %(max)s.")
-                % {"min": rule.points_min, "max": rule.points_max},
+                ValidationError(
+                    _("Choose the points, from %(min)s to %(max)s.")
+                    % {"min": rule.points_min, "max": rule.points_max},
+                    code="points_required",
+                ),
             )
         elif not rule.points_min <= points <= rule.points_max:
             self.add_error(
                 "points",
-                _("The points must be from %(min)s to %(max)s.")
-                % {"min": rule.points_min, "max": rule.points_max},
+                ValidationError(
+                    _("The points must be from %(min)s to %(max)s.")
+                    % {"min": rule.points_min, "max": rule.points_max},
+                    code="points_out_of_range",
+                ),
             )
         files = data.get("evidence") or []
         has_evidence = bool(self.instance.pk) and self.instance.evidence.exists()
         if rule.evidence_required and not files and not has_evidence:
             self.add_error(
                 "evidence",
-                _("“%(rule)s” needs evidence: add a photo or a PDF.") % {"rule": rule.name},
+                ValidationError(
+                    _("“%(rule)s” needs evidence: add a photo or a PDF.") % {"rule": rule.name},
+                    code="evidence_required",
+                ),
             )
         try:
             self.checked_evidence = evidence_check_uploads(
@@ -168,8 +184,11 @@ class AwardNoticeForm(forms.Form):
         ):
             self.add_error(
                 "points",
-                _("The points must be from %(min)s to %(max)s.")
-                % {"min": rule.points_min, "max": rule.points_max},
+                ValidationError(
+                    _("The points must be from %(min)s to %(max)s.")
+                    % {"min": rule.points_min, "max": rule.points_max},
+                    code="points_out_of_range",
+                ),
             )
         day = data.get("event_date")
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
@@ -177,8 +196,11 @@ class AwardNoticeForm(forms.Form):
             if not rule_item_applies_to_unit(rule_item=rule, unit=member.unit):
                 self.add_error(
                     "rule_item",
-                    _("“%(rule)s” does not apply to %(unit)s.")
-                    % {"rule": rule.name, "unit": member.unit.name},
+                    ValidationError(
+                        _("“%(rule)s” does not apply to %(unit)s.")
+                        % {"rule": rule.name, "unit": member.unit.name},
+                        code="rule_out_of_scope",
+                    ),
                 )
                 break
             if day is not None and (rule.cap_per_day or rule.cap_per_month):
@@ -192,7 +214,10 @@ class AwardNoticeForm(forms.Form):
                 if over_day or over_month:
                     self.add_error(
                         "members",
-                        _("%(member)s would exceed the cap of “%(rule)s”.")
-                        % {"member": member.name, "rule": rule.name},
+                        ValidationError(
+                            _("%(member)s would exceed the cap of “%(rule)s”.")
+                            % {"member": member.name, "rule": rule.name},
+                            code="over_cap",
+                        ),
                     )
         return data

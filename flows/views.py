@@ -44,7 +44,7 @@ def may_declare(user: Any) -> bool:
     return member is not None and member.status == MemberStatus.ACTIVE
 
 
-def _declarable_members(user: Any) -> list[Member]:
+def declarable_members(user: Any) -> list[Member]:
     member = member_for_user(user=user)
     if member is None:
         return []
@@ -134,12 +134,12 @@ class DeclarationStartView(View):
         )
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        choices = _declarable_members(request.user)
+        choices = declarable_members(request.user)
         declarant = DeclarantForm(choices=choices)
         return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        choices = _declarable_members(request.user)
+        choices = declarable_members(request.user)
         declarant = DeclarantForm(request.POST, choices=choices)
         if not declarant.is_valid():
             return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))

@@ -215,15 +215,15 @@ def _bad_file() -> SimpleUploadedFile:
 @pytest.mark.parametrize(
     ("rule", "overrides", "files", "code", "field"),
     [
-        ("idea", {"event_date": "2026-11-21"}, {}, "invalid", "items.0.event_date"),
+        ("idea", {"event_date": "2026-11-21"}, {}, "future_date", "items.0.event_date"),
         ("idea", {"event_date": "yesterday"}, {}, "invalid", "items.0.event_date"),
-        ("idea", {"points": 101}, {}, "invalid", "items.0.points"),
-        ("idea", {"points": 9}, {}, "invalid", "items.0.points"),
-        ("idea", {"points": None}, {}, "invalid", "items.0.points"),
+        ("idea", {"points": 101}, {}, "points_out_of_range", "items.0.points"),
+        ("idea", {"points": 9}, {}, "points_out_of_range", "items.0.points"),
+        ("idea", {"points": None}, {}, "points_required", "items.0.points"),
         ("idea", {"place": ""}, {}, "required", "items.0.place"),
         ("idea", {"rule_item": 10**9}, {}, "invalid_choice", "items.0.rule_item"),
         ("idea", {"quantity": 0}, {}, "invalid", "items.0"),  # the model constraint
-        ("praise", {}, {}, "invalid", "items.0.evidence"),
+        ("praise", {}, {}, "evidence_required", "items.0.evidence"),
         ("praise", {}, {"items.0.evidence": "bad"}, "bad_type", "items.0.evidence"),
         ("idea", {}, {"evidence": "photo"}, "unexpected_file", "evidence"),
         ("idea", {}, {"items.1.evidence": "photo"}, "unexpected_file", "items.1.evidence"),
