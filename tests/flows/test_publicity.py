@@ -321,7 +321,7 @@ def test_an_exclusion_sends_the_item_back_and_it_is_never_posted(
     hr = _client(org.hr)
     # A reason is required; nothing changes without it.
     response = hr.post(_url("/publicity/summary/", task), {"exclude": "1", "item": item.pk})
-    assert response.status_code == 200 and "该字段是必填项" in response.content.decode()
+    assert response.status_code == 200 and "这个字段是必填项" in response.content.decode()
     item.refresh_from_db()
     assert item.status == ItemStatus.INCLUDED
     response = hr.post(
