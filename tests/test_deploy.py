@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         env={**clean, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
 
@@ -47,3 +48,17 @@ def test_production_requires_allowed_hosts() -> None:
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_collectstatic_with_production_storage(tmp_path: Path) -> None:
+    """whitenoise's hashed, compressed storage post-processes every CSS reference; viewflow's
+    font CSS names files its wheel does not ship, which once failed the whole command."""
+    # Without the gzip/brotli copies: the hashing is what failed, compression takes minutes.
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "static"), "STATIC_COMPRESS": "0"}
+    result = _manage("collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed = manifest["paths"]
+    assert "points/points.css" in hashed and hashed["points/points.css"] != "points/points.css"
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css" in hashed
+    assert (tmp_path / "static" / hashed["points/points.css"]).exists()

@@ -147,6 +147,7 @@ STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 MEDIA_URL = "media/"
 # Uploaded files live outside the static root and are served only through permission-checked views.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+STATIC_COMPRESS = env_bool("STATIC_COMPRESS", True)  # gzip/brotli copies at collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "project.storage.StaticStorage"},
