@@ -173,3 +173,25 @@ def evidence_check_uploads(
     if errors:
         raise ValidationError(errors)
     return checked
+
+
+def evidence_store(
+    *, checked: Iterable[CheckedEvidence], user: Any, item: Any = None, appeal: Any = None
+) -> list[Any]:
+    """Store checked evidence under its generated names, for a declaration item or an appeal."""
+    from flows.models import Evidence
+
+    stored = []
+    for file in checked:
+        evidence = Evidence(
+            item=item,
+            appeal=appeal,
+            content_type=file.content_type,
+            original_name=file.original_name,
+            size=file.size,
+            uploaded_by=user,
+        )
+        evidence.file.save(file.content.name, file.content, save=False)
+        evidence.save()
+        stored.append(evidence)
+    return stored

@@ -18,11 +18,10 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
-from flows.evidence import CheckedEvidence, evidence_check_uploads
+from flows.evidence import CheckedEvidence, evidence_check_uploads, evidence_store
 from flows.forms import EvidenceField
 from flows.models import (
     Appeal,
-    Evidence,
     ItemStatus,
     Ruling,
     SignOff,
@@ -423,16 +422,7 @@ class AppealStartView(View):
         except ValidationError as error:
             form.add_error(None, error)
             return self._render(request, item, form)
-        for checked in form.checked_evidence:
-            evidence = Evidence(
-                appeal=appeal,
-                content_type=checked.content_type,
-                original_name=checked.original_name,
-                size=checked.size,
-                uploaded_by=request.user,  # type: ignore[misc]
-            )
-            evidence.file.save(checked.content.name, checked.content, save=False)
-            evidence.save()
+        evidence_store(checked=form.checked_evidence, user=request.user, appeal=appeal)
         activation.process.save()
         appeal.process = activation.process
         appeal.save(update_fields=["process"])

@@ -79,34 +79,36 @@ def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]
 
 def task_claim(*, task_id: int, user: Any) -> Task:
     """Assign an unassigned (queue) task to the user, as the web "assign" button."""
-    task = Task.objects.filter(pk=task_id).first()
-    if task is None:
-        raise Http404
-    flow_task = task.flow_task
-    with flow_task.flow_class.lock(task.process_id), transaction.atomic():
-        task = Task.objects.select_for_update().get(pk=task_id)
-        if task.status != STATUS.NEW:
-            raise Conflict(_("This task is already claimed or done."), code="task_not_available")
-        if not flow_task.can_assign(user, task):
-            raise PermissionDenied(_("You may not claim this task."))
-        flow_task.activation_class(task).assign(user)
-        task.refresh_from_db()
-        return task
+    return _task_assignment(task_id=task_id, user=user, claim=True)
 
 
 def task_unclaim(*, task_id: int, user: Any) -> Task:
     """Put a claimed task back in the queue, as the web "unassign" button."""
+    return _task_assignment(task_id=task_id, user=user, claim=False)
+
+
+def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
         raise Http404
     flow_task = task.flow_task
     with flow_task.flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().get(pk=task_id)
-        if task.status != STATUS.ASSIGNED:
-            raise Conflict(_("This task is not claimed."), code="task_not_available")
-        if not flow_task.can_unassign(user, task):
-            raise PermissionDenied(_("You may not give this task back."))
-        flow_task.activation_class(task).unassign()
+        activation = flow_task.activation_class(task)
+        if claim:
+            if task.status != STATUS.NEW:
+                raise Conflict(
+                    _("This task is already claimed or done."), code="task_not_available"
+                )
+            if not flow_task.can_assign(user, task):
+                raise PermissionDenied(_("You may not claim this task."))
+            activation.assign(user)
+        else:
+            if task.status != STATUS.ASSIGNED:
+                raise Conflict(_("This task is not claimed."), code="task_not_available")
+            if not flow_task.can_unassign(user, task):
+                raise PermissionDenied(_("You may not give this task back."))
+            activation.unassign()
         task.refresh_from_db()
         return task
 

@@ -27,7 +27,7 @@ from viewflow.workflow.status import STATUS
 from flows.api.base import IDEMPOTENCY_HEADER, flow_start, idempotent, task_activation
 from flows.api.catalog import caller
 from flows.api.errors import Conflict
-from flows.evidence import CheckedEvidence, evidence_check_uploads
+from flows.evidence import CheckedEvidence, evidence_check_uploads, evidence_store
 from flows.flows import AppealFlow, SummaryFlow
 from flows.models import (
     Appeal,
@@ -807,16 +807,7 @@ class AppealViewSet(
 
         def act(process: Any) -> Appeal:
             appeal = appeal_lodge(user=user, item=item, reason=serializer.validated_data["reason"])
-            for checked in serializer.checked_evidence:
-                evidence = Evidence(
-                    appeal=appeal,
-                    content_type=checked.content_type,
-                    original_name=checked.original_name,
-                    size=checked.size,
-                    uploaded_by=user,
-                )
-                evidence.file.save(checked.content.name, checked.content, save=False)
-                evidence.save()
+            evidence_store(checked=serializer.checked_evidence, user=user, appeal=appeal)
             appeal.process = process
             appeal.save(update_fields=["process"])
             return appeal
