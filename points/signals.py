@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from axes.signals import user_locked_out
-from django.db.models.signals import post_migrate, post_save, pre_save
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
-from points.models import Member, MemberStatus, Organisation, OrgUnit, Policy
+from points.models import Member, MemberStatus, Organisation, OrgUnit, Policy, RuleItem
 from points.services.accounts import base_points_grant
-from points.services.audit import audit_lockout
+from points.services.audit import audit_catalog_change, audit_lockout, audit_role_change
 from points.services.org import roles_sync_groups, roles_sync_user
 
 
@@ -64,3 +66,25 @@ def _unit_saved(sender: Any, instance: OrgUnit, **kwargs: Any) -> None:
 def _locked_out(sender: Any, request: Any, username: str | None, **kwargs: Any) -> None:
     """django-axes locked a username after too many failed logins: an audit row."""
     audit_lockout(username=username or "", ip_address=kwargs.get("ip_address") or "")
+
+
+@receiver(m2m_changed, sender=get_user_model().groups.through)
+def _groups_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """Role (group) changes from any path, the admin included: an audit row each."""
+    if action not in {"post_add", "post_remove"} or not pk_set or reverse:
+        return
+    roles = list(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
+    audit_role_change(user=instance, roles=roles, granted=action == "post_add")
+
+
+@receiver(post_save, sender=RuleItem)
+def _rule_saved(sender: Any, instance: RuleItem, created: bool, **kwargs: Any) -> None:
+    if not kwargs.get("raw"):
+        audit_catalog_change(rule_item=instance, change="create" if created else "change")
+
+
+@receiver(post_delete, sender=RuleItem)
+def _rule_deleted(sender: Any, instance: RuleItem, **kwargs: Any) -> None:
+    audit_catalog_change(rule_item=instance, change="delete")

@@ -41,7 +41,10 @@ def roles_sync_user(*, user: Any) -> None:
     has_member = Member.objects.filter(user=user, status=MemberStatus.ACTIVE).exists()
     leads = OrgUnit.objects.filter(leader__user=user, leader__status=MemberStatus.ACTIVE).exists()
     wanted = {Role.MEMBER: has_member, Role.LEADER: leads}
+    held = set(user.groups.values_list("name", flat=True))
     for role in DERIVED_ROLES:
+        if wanted[role] == (role in held):
+            continue  # no change, no audit row
         group, _ = Group.objects.get_or_create(name=role)
         if wanted[role]:
             user.groups.add(group)
@@ -100,5 +103,5 @@ def role_grant(*, user: Any, role: str) -> None:
 def role_revoke(*, user: Any, role: str) -> None:
     if role not in Role.values or role in DERIVED_ROLES:
         raise ValueError(f"{role!r} is not a role that can be revoked by hand")
-    user.groups.remove(*Group.objects.filter(name=role))
+    user.groups.remove(*user.groups.filter(name=role))
     roles_sync_user(user=user)

@@ -128,3 +128,64 @@ def test_user_text_is_escaped(org: Org, login: Any) -> None:
     html = login(org.hr).get(URL).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "<b>bold</b>" not in html
+
+
+def test_role_changes_are_audited_from_services_and_the_admin(org: Org, client: Any) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from points.roles import Role
+    from points.services.org import role_grant, role_revoke
+
+    user = org.worker_b.user
+    joined = AuditEvent.objects.get(member=org.worker_b, action="role.grant")
+    assert joined.data["roles"] == [Role.MEMBER]  # joining made them a member
+    role_grant(user=user, role=Role.RECORDER)
+    role_revoke(user=user, role=Role.RECORDER)
+    rows = list(
+        AuditEvent.objects.filter(
+            member=org.worker_b, action__startswith="role.", pk__gt=joined.pk
+        ).order_by("pk")
+    )
+    assert [(r.action, r.data["roles"]) for r in rows] == [
+        ("role.grant", [Role.RECORDER]),
+        ("role.revoke", [Role.RECORDER]),
+    ]
+    # Through the admin, with the administrator as the actor.
+    root = get_user_model().objects.create_superuser("root", password="x")
+    client.force_login(root)
+    committee = Group.objects.get(name=Role.COMMITTEE)
+    response = client.post(
+        f"/admin/auth/user/{user.pk}/change/",
+        {
+            "username": user.username,
+            "is_active": "on",
+            "groups": [g.pk for g in user.groups.all()] + [committee.pk],
+            "date_joined_0": "2026-11-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-11-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    granted = (
+        AuditEvent.objects.filter(action="role.grant", member=org.worker_b).order_by("pk").last()
+    )
+    assert granted is not None and granted.data["roles"] == [Role.COMMITTEE]
+    assert granted.actor == root
+
+
+def test_catalog_changes_are_audited(org: Org, login: Any) -> None:
+    from tests.factories import RuleItemFactory
+
+    rule = RuleItemFactory(organisation=org.organisation, code="X-1", name="测试")
+    rule.points_max = 80
+    rule.save()
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="catalog.", data__rule=rule.pk)
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["catalog.create", "catalog.change"]
+    last = AuditEvent.objects.filter(action="catalog.change").order_by("pk").last()
+    assert last is not None and last.data["points"][1] == 80
