@@ -173,6 +173,25 @@ class RuleItemAdmin(OrganisationScopedAdmin, ImportExportModelAdmin, SimpleHisto
     list_filter = ("organisation", "category", "kind", "active", "veto")
     search_fields = ("code", "name")
     filter_horizontal = ("units",)
+
+    # django-simple-history's pages read the history table directly: scope them first.
+    def _in_scope(self, request: HttpRequest, object_id: str) -> None:
+        from django.contrib.admin.utils import unquote
+        from django.http import Http404
+
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        self._in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> Any:
+        self._in_scope(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     history_list_display = ("points_min", "points_max", "active")
 
 

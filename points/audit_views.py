@@ -74,6 +74,8 @@ class AuditLogView(ListView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["filter"] = self.filterset
+        for event in context["events"]:  # a dict's .items in a template reads an "items" key
+            event.details = sorted(event.data.items()) if isinstance(event.data, dict) else []
         query = self.request.GET.copy()
         query.pop("page", None)
         context["query"] = query.urlencode()

@@ -14,7 +14,10 @@ from flows.api import catalog, declarations, ledger, publicity, shop
 
 
 class Router(DefaultRouter):
+    """JSON only: no ``.json`` format-suffix twins of every route."""
+
     include_root_view = True
+    include_format_suffixes = False
 
 
 router = Router()

@@ -189,3 +189,16 @@ def test_catalog_changes_are_audited(org: Org, login: Any) -> None:
     assert actions == ["catalog.create", "catalog.change"]
     last = AuditEvent.objects.filter(action="catalog.change").order_by("pk").last()
     assert last is not None and last.data["points"][1] == 80
+
+
+def test_details_with_an_items_key_render(org: Org, login: Any) -> None:
+    """A dict's ``.items`` in a template would read the "items" key (declaration.submit
+    rows have one): the view hands the template the pairs."""
+    AuditEvent.objects.create(
+        organisation=org.organisation,
+        actor=org.hr.user,
+        action="declaration.submit",
+        data={"declaration": 7, "items": 3},
+    )
+    response = login(org.hr).get(URL)
+    assert response.status_code == 200 and "items: 3" in response.content.decode()
