@@ -63,7 +63,9 @@ def _pg_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     import psycopg
 
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Raw psycopg bypasses Django's cursor: wrap its errors as Django's (DatabaseError ...)
+    # so callers catch them as from any query, and a broken connection is noticed.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql.encode(), params, binary=True)  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description else []
 
@@ -279,9 +281,12 @@ def insert_entries(rows: list[EntryRow]) -> None:
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row.id = pk
         columns = ", ".join(_ENTRY_COLUMNS)
-        with cursor.cursor.copy(
-            f"COPY points_ledgerentry ({columns}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with (
+            connection.wrap_database_errors,  # as in _pg_execute
+            cursor.cursor.copy(
+                f"COPY points_ledgerentry ({columns}) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
             copy.set_types(_ENTRY_TYPES)
             for row in rows:
                 copy.write_row(row.values())
