@@ -1334,7 +1334,20 @@ def _request(
         response = getattr(client, method)(url, body)
     if follow and outcome(response) == REDIRECT:
         response = client.get(response["Location"])
+    _csp_on_html(response)
     return response
+
+
+def _csp_on_html(response: Any) -> None:
+    """Every HTML response, a refusal or an error page included, carries the Content
+    Security Policy."""
+    if response.get("Content-Type", "").startswith("text/html"):
+        policy = response.get("Content-Security-Policy", "")
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, (
+            response.wsgi_request.path,
+            response.status_code,
+            policy,
+        )
 
 
 # --- the tests -----------------------------------------------------------------------------
