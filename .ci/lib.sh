@@ -45,7 +45,7 @@ ensure_venv() {
 run_pytest() {
   local rc=0
   # Two workers (pytest-xdist) on these 2-core machines; PYTEST_WORKERS=0 runs serially.
-  "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" "$@" || rc=$?
+  "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" --durations=15 "$@" || rc=$?
   if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests: failing" >&2
     return 1

@@ -394,3 +394,6 @@ def _admin_objects(world: World) -> None:
         assert obj is not None and obj.pk is not None, key
         ids[f"admin_{key.replace('/', '_')}"] = obj.pk
     ids["admin_authtoken_tokenproxy"] = org.worker_a1.user.pk  # TokenProxy's pk is its user's
+    # A version of that rule in its history (ids come from a sequence: not 1 on PostgreSQL).
+    rule = objects["points/ruleitem"]
+    ids["admin_points_ruleitem_version"] = rule.history.latest("history_id").history_id

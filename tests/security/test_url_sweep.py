@@ -848,7 +848,7 @@ case(
 )
 case(
     "admin/points/ruleitem/([^/]+)/history/([^/]+)/$",
-    "/admin/points/ruleitem/{admin_points_ruleitem}/history/1/",
+    "/admin/points/ruleitem/{admin_points_ruleitem}/history/{admin_points_ruleitem_version}/",
     "worker_a1",
     deny=frozenset({ADMIN_LOGIN}),
     allowed="admin",
@@ -856,7 +856,7 @@ case(
 )
 case(
     "admin/points/ruleitem/([^/]+)/history/([^/]+)/$",
-    "/admin/points/ruleitem/{admin_points_ruleitem}/history/1/",
+    "/admin/points/ruleitem/{admin_points_ruleitem}/history/{admin_points_ruleitem_version}/",
     "other_admin",
     deny=frozenset({ADMIN_INDEX, "403", "404"}),
 )
