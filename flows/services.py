@@ -9,8 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from flows.evidence import evidence_store
 from flows.forms import DeclarationItemForm
-from flows.models import Declaration, DeclarationStatus, Evidence
+from flows.models import Declaration, DeclarationStatus
 from points.models import AuditEvent, Member, MemberStatus
 from points.periods import month_start, organisation_today
 from points.roles import Role
@@ -45,16 +46,7 @@ def _save_item(*, form: DeclarationItemForm, declaration: Declaration, user: Any
     item.declaration = declaration
     item.approved_points = None
     item.save()
-    for checked in form.checked_evidence:
-        evidence = Evidence(
-            item=item,
-            content_type=checked.content_type,
-            original_name=checked.original_name,
-            size=checked.size,
-            uploaded_by=user,
-        )
-        evidence.file.save(checked.content.name, checked.content, save=False)
-        evidence.save()
+    evidence_store(checked=form.checked_evidence, user=user, item=item)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -38,6 +39,31 @@ class Pages(PageNumberPagination):
 
 
 # --- running flow steps ------------------------------------------------------------------
+
+#: A task someone may still act on: in a queue (NEW) or claimed (ASSIGNED).
+OPEN_TASK = (STATUS.NEW, STATUS.ASSIGNED)
+
+
+def open_tasks_prefetch() -> Prefetch[Any]:
+    """For a queryset of records with a ``process``: their open tasks, oldest first, on
+    ``process.open_tasks`` (one query for the page, read by ``open_tasks``)."""
+    return Prefetch(
+        "process__task_set",
+        queryset=Task.objects.filter(status__in=OPEN_TASK).order_by("pk"),
+        to_attr="open_tasks",
+    )
+
+
+def open_tasks(record: Any) -> list[Task]:
+    """The open tasks of a record's process, oldest first (prefetched, else queried)."""
+    if record.process_id is None:
+        return []
+    prefetched = getattr(record.process, "open_tasks", None)
+    if prefetched is not None:
+        return list(prefetched)
+    return list(
+        Task.objects.filter(process_id=record.process_id, status__in=OPEN_TASK).order_by("pk")
+    )
 
 
 def flow_start(flow_class: Any, *, user: Any, act: Callable[[Any], Any]) -> Any:

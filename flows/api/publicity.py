@@ -5,6 +5,8 @@ appeal lodged through the flow's start node, and each later step inside its open
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import django_filters
@@ -22,9 +24,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from flows.api.base import IDEMPOTENCY_HEADER, flow_start, idempotent, task_activation
+from flows.api.base import (
+    IDEMPOTENCY_HEADER,
+    OPEN_TASK,
+    flow_start,
+    idempotent,
+    open_tasks,
+    open_tasks_prefetch,
+    task_activation,
+)
 from flows.api.catalog import caller
 from flows.api.errors import Conflict
 from flows.evidence import CheckedEvidence, evidence_check_uploads, evidence_store
@@ -64,7 +73,6 @@ from points.selectors.ledger import RankGroup
 from points.selectors.org import member_for_user, user_roles
 
 PUBLISHED = [SummaryStatus.PUBLICITY, SummaryStatus.POSTED]
-OPEN_TASK = [STATUS.NEW, STATUS.ASSIGNED]
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -81,17 +89,10 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 # --- open flow tasks ---------------------------------------------------------------------------
 
 
-def _open_tasks() -> Prefetch[Any]:
-    """The open (new or claimed) tasks of each record's process, on ``process.open_tasks``."""
-    return Prefetch(
-        "process__task_set",
-        queryset=Task.objects.filter(status__in=OPEN_TASK).order_by("-pk"),
-        to_attr="open_tasks",
-    )
-
-
-def _open_task(*, record: Summary | Appeal, flow_task: Any, missing: str) -> Task:
-    """The record's open task of one step, or 409 when the record is not at that step."""
+@contextmanager
+def _at_step(*, record: Summary | Appeal, flow_task: Any, missing: str, user: Any) -> Iterator[Any]:
+    """The activation of the record's open task at one step (``task_activation``), or 409
+    when the record is not at that step."""
     task = (
         Task.objects.filter(process_id=record.process_id, flow_task=flow_task, status__in=OPEN_TASK)
         .order_by("-pk")
@@ -101,7 +102,8 @@ def _open_task(*, record: Summary | Appeal, flow_task: Any, missing: str) -> Tas
     )
     if task is None:
         raise Conflict(missing, code="task_not_available")
-    return task
+    with task_activation(task_id=task.pk, user=user, flow_task=flow_task) as activation:
+        yield activation
 
 
 class PublicityTaskSerializer(serializers.Serializer[Task]):
@@ -126,13 +128,9 @@ class _WithOpenTask(serializers.Serializer[Any]):
 
     @extend_schema_field(PublicityTaskSerializer(allow_null=True))
     def get_open_task(self, record: Any) -> dict[str, Any] | None:
-        if record.process_id is None:
-            return None
-        tasks = getattr(record.process, "open_tasks", None)  # prefetched by the viewsets
-        if tasks is None:
-            tasks = Task.objects.filter(process_id=record.process_id, status__in=OPEN_TASK)
         tasks = sorted(
-            (task for task in tasks if task.flow_task in self.STEPS), key=lambda t: -t.pk
+            (task for task in open_tasks(record) if task.flow_task in self.STEPS),
+            key=lambda t: -t.pk,
         )
         return dict(PublicityTaskSerializer(tasks[0]).data) if tasks else None
 
@@ -329,7 +327,7 @@ class SummaryViewSet(
             summary_visible_to(user=self.request.user)
             .select_related("scope", "process")
             .prefetch_related(
-                _open_tasks(),
+                open_tasks_prefetch(),
                 Prefetch(
                     "signoffs", queryset=SignOff.objects.order_by("round", "created_at", "pk")
                 ),
@@ -379,11 +377,12 @@ class SummaryViewSet(
         summary = flow_start(SummaryFlow, user=request.user, act=act)
         return self._detail(summary.pk, status.HTTP_201_CREATED)
 
-    def _prepare(self, summary: Summary) -> Task:
-        return _open_task(
+    def _prepare(self, summary: Summary, user: Any) -> Any:
+        return _at_step(
             record=summary,
             flow_task=SummaryFlow.prepare,
             missing=_("This summary is not being prepared."),
+            user=user,
         )
 
     @extend_schema(request=ExcludeSerializer, responses={200: SummarySerializer})
@@ -392,8 +391,7 @@ class SummaryViewSet(
         """The HR officer preparing the summary leaves an item out, with a reason; it goes
         back to its reviewer or issuer."""
         summary = self.get_object()
-        task = self._prepare(summary)
-        with task_activation(task_id=task.pk, user=request.user, flow_task=SummaryFlow.prepare):
+        with self._prepare(summary, request.user):
             serializer = ExcludeSerializer(data=request.data, context={"summary": summary})
             serializer.is_valid(raise_exception=True)
             summary_exclude(
@@ -409,10 +407,7 @@ class SummaryViewSet(
     def submit(self, request: Request, pk: str | None = None) -> Response:
         """The HR officer preparing the summary sends it to the committee (a new round)."""
         summary = self.get_object()
-        task = self._prepare(summary)
-        with task_activation(
-            task_id=task.pk, user=request.user, flow_task=SummaryFlow.prepare
-        ) as activation:
+        with self._prepare(summary, request.user) as activation:
             summary_submit(summary=summary, user=request.user)
             activation.execute()
         return self._detail(summary.pk)
@@ -774,7 +769,7 @@ class AppealViewSet(
         return (
             appeal_visible_to(user=self.request.user)
             .select_related("appellant", "item__member", "item__rule_item", "process")
-            .prefetch_related("evidence", _open_tasks())
+            .prefetch_related("evidence", open_tasks_prefetch())
             .order_by("-created_at", "-pk")
         )
 
@@ -820,13 +815,11 @@ class AppealViewSet(
     def reexamine(self, request: Request, pk: str | None = None) -> Response:
         """The summary's HR records the findings of the re-examination (二次核查)."""
         appeal = self.get_object()
-        task = _open_task(
+        with _at_step(
             record=appeal,
             flow_task=AppealFlow.reexamine,
             missing=_("This appeal is not waiting for re-examination."),
-        )
-        with task_activation(
-            task_id=task.pk, user=request.user, flow_task=AppealFlow.reexamine
+            user=request.user,
         ) as activation:
             serializer = ReexamineSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
@@ -843,13 +836,11 @@ class AppealViewSet(
         within the rule's range), cancel, or cancel as a false declaration. An unclaimed
         ruling is 409 ``task_not_claimed``: claim its ``open_task`` first."""
         appeal = self.get_object()
-        task = _open_task(
+        with _at_step(
             record=appeal,
             flow_task=AppealFlow.rule,
             missing=_("This appeal is not waiting for a ruling."),
-        )
-        with task_activation(
-            task_id=task.pk, user=request.user, flow_task=AppealFlow.rule
+            user=request.user,
         ) as activation:
             serializer = RuleSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)

@@ -10,7 +10,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,9 +26,17 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from flows.api.base import flow_start, idempotent, task_activation, task_claim, task_unclaim
+from flows.api.base import (
+    OPEN_TASK,
+    flow_start,
+    idempotent,
+    open_tasks,
+    open_tasks_prefetch,
+    task_activation,
+    task_claim,
+    task_unclaim,
+)
 from flows.api.catalog import caller
 from flows.api.errors import Conflict
 from flows.flows import RedemptionFlow
@@ -60,8 +68,6 @@ from points.services.ledger import LedgerError
 
 #: Urls under /api/v1/ that are not router viewsets.
 urlpatterns: list[Any] = []
-
-OPEN_TASK = (STATUS.NEW, STATUS.ASSIGNED)
 
 
 def _choice(choices: Any, **kwargs: Any) -> serializers.ChoiceField:
@@ -189,21 +195,8 @@ class RedemptionSerializer(serializers.ModelSerializer[Redemption]):
 
     @extend_schema_field(RedemptionTaskSerializer(allow_null=True))
     def get_open_task(self, redemption: Redemption) -> dict[str, Any] | None:
-        tasks = _open_tasks(redemption)
+        tasks = open_tasks(redemption)
         return dict(RedemptionTaskSerializer(tasks[0]).data) if tasks else None
-
-
-def _open_tasks(redemption: Redemption) -> list[Task]:
-    """The open tasks of the redemption's process (prefetched by the viewset)."""
-    if redemption.process_id is None:
-        return []
-    process: Any = redemption.process
-    prefetched = getattr(process, "open_tasks", None)
-    if prefetched is not None:
-        return list(prefetched)
-    return list(
-        Task.objects.filter(process_id=redemption.process_id, status__in=OPEN_TASK).order_by("pk")
-    )
 
 
 class RedemptionRequestSerializer(serializers.Serializer[Any]):
@@ -290,13 +283,7 @@ class RedemptionViewSet(
         return (
             redemption_visible_to(user=self.request.user)
             .select_related("member", "reward", "process")
-            .prefetch_related(
-                Prefetch(
-                    "process__task_set",
-                    queryset=Task.objects.filter(status__in=OPEN_TASK).order_by("pk"),
-                    to_attr="open_tasks",
-                )
-            )
+            .prefetch_related(open_tasks_prefetch())
             .order_by("-created_at", "-pk")
         )
 

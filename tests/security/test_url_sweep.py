@@ -106,7 +106,6 @@ class Case:
     #: to the real page, which decides.
     follow: bool = False
     why: str = ""
-    xfail: str | None = None
 
     @property
     def id(self) -> str:
@@ -1394,12 +1393,7 @@ def _anonymous_url(route: str) -> str:
 
 
 def _params(cases: list[Case]) -> list[Any]:
-    return [
-        pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)])
-        if c.xfail
-        else pytest.param(c, id=c.id)
-        for c in cases
-    ]
+    return [pytest.param(c, id=c.id) for c in cases]
 
 
 @pytest.mark.parametrize("route", sorted(set(walk())))
@@ -1439,18 +1433,7 @@ def test_the_role_that_must_not_is_refused(world: World, db: Any, entry: Case) -
         assert got in entry.allow, (entry.allowed, entry.allow_method, url, got)
 
 
-AUTH_XFAIL: dict[str, str] = {}
-
-
-@pytest.mark.parametrize(
-    "route",
-    [
-        pytest.param(r, marks=[pytest.mark.xfail(strict=True, reason=AUTH_XFAIL[r])])
-        if r in AUTH_XFAIL
-        else r
-        for r in sorted(AUTHENTICATED)
-    ],
-)
+@pytest.mark.parametrize("route", sorted(AUTHENTICATED))
 def test_pages_for_everyone_logged_in_open(world: World, db: Any, route: str) -> None:
     url = _url(world, AUTHENTICATED[route])
     response = _request(world, "worker_a1", "get", url, {})
