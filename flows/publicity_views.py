@@ -3,6 +3,8 @@ in ``flows.publicity`` decide and record."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -45,7 +47,7 @@ from flows.publicity import (
     summary_visible_to,
 )
 from points.models import OrgUnit
-from points.pdf import pdf_from_html, render_html
+from points.pdf import may_fork, parts_for, pdf_from_parts, render_html
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
@@ -326,21 +328,61 @@ def publicity_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def publicity_notice_html(*, summary: Summary) -> str:
-    return render_html(
-        template="flows/pdf/publicity.html",
-        context={
-            "summary": summary,
-            "publicity": publicity_for(summary=summary),
-            "generated_at": timezone.now(),
-            "leaders": RankGroup.LEADERS,
-        },
+#: The publicity notice's paper.
+PUBLICITY_PAGE = "size: A4; margin: 18mm 14mm 16mm"
+#: From this many rows on, the notice is laid out in parts side by side.
+PUBLICITY_ROWS_PER_PART = 250
+
+
+@dataclass(frozen=True)
+class Part:
+    first: bool
+    last: bool
+
+
+def publicity_notice_html(*, summary: Summary, parts: int = 1) -> list[str]:
+    """The publicity notice's HTML in up to ``parts`` consecutive documents of at least
+    PUBLICITY_ROWS_PER_PART rows (a member's rows are never cut), for ``pdf_from_parts``;
+    one whole document when that makes one part."""
+    publicity = publicity_for(summary=summary)
+    parts = min(parts, publicity.item_count // PUBLICITY_ROWS_PER_PART)
+    context = {
+        "summary": summary,
+        "publicity": publicity,
+        "generated_at": timezone.now(),
+        "leaders": RankGroup.LEADERS,
+        "page_rule": PUBLICITY_PAGE,
+    }
+    cuts = parts_for([len(row.items) + 1 for row in publicity.rows], parts)
+    if not cuts:
+        return [render_html(template="flows/pdf/publicity.html", context=context)]
+    bounds = list(zip([0, *cuts], [*cuts, len(publicity.rows)], strict=True))
+    return [
+        render_html(
+            template="flows/pdf/publicity.html",
+            context={
+                **context,
+                "publicity": replace(publicity, rows=publicity.rows[start:end]),
+                "part": Part(first=start == 0, last=end == len(publicity.rows)),
+            },
+        )
+        for start, end in bounds
+    ]
+
+
+def publicity_notice_parts(*, summary: Summary) -> list[str]:
+    """The notice's HTML: a long one in a part per core (up to 4), when this process may
+    fork."""
+    parts = min(os.cpu_count() or 1, 4) if may_fork() else 1
+    return publicity_notice_html(summary=summary, parts=parts)
+
+
+def publicity_notice_pdf(*, summary: Summary, fetcher: Any = None) -> bytes:
+    """The publicity notice (公示通知) as PDF: the same content as the page. A long one is
+    laid out in parts side by side (``pdf_from_parts``)."""
+    return pdf_from_parts(
+        publicity_notice_parts(summary=summary), page_rule=PUBLICITY_PAGE, fetcher=fetcher
     )
-
-
-def publicity_notice_pdf(*, summary: Summary) -> bytes:
-    """The publicity notice (公示通知) as PDF: the same content as the page."""
-    return pdf_from_html(publicity_notice_html(summary=summary))
 
 
 # --- appeals ------------------------------------------------------------------------------

@@ -429,15 +429,11 @@ def test_html_in_user_text_is_escaped_on_the_page_and_not_fetched_in_the_pdf(
     _sign(committee2, summary)
     page = _client(org.worker_b).get(f"/publicity/board/{summary.pk}/").content.decode()
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
-    from flows.publicity_views import publicity_for
-    from points.pdf import LocalOnlyFetcher, render_pdf
+    from flows.publicity_views import publicity_notice_pdf
+    from points.pdf import LocalOnlyFetcher
 
     fetcher = LocalOnlyFetcher()
-    pdf = render_pdf(
-        template="flows/pdf/publicity.html",
-        context={"summary": summary, "publicity": publicity_for(summary=summary)},
-        fetcher=fetcher,
-    )
+    pdf = publicity_notice_pdf(summary=summary, fetcher=fetcher)
     assert fetcher.refused == []  # escaped: no <img> element exists to fetch
     assert "<script>alert(1)</script>" in _pdftotext(pdf).replace("\n", "")
 

@@ -1,0 +1,197 @@
+"""A long publicity notice is laid out in parts side by side (``points.pdf.pdf_from_parts``)
+and still reads as one document: every row once and in order, the header on every page,
+pages numbered "n / N", the title and the closing line once."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from typing import Any
+
+import pytest
+
+from flows import publicity_views
+from flows.models import AwardNotice, NoticeItem, NoticeStatus, Summary, SummaryItem
+from flows.publicity import publicity_for
+from flows.publicity_views import PUBLICITY_PAGE, publicity_notice_parts
+from points import pdf as pdf_module
+from points.pdf import LocalOnlyFetcher, may_fork, parts_for, pdf_from_parts
+from tests.conftest import Org
+from tests.flows.test_publicity import _client, _published
+from tests.flows.test_publicity import committee2 as committee2
+from tests.flows.test_publicity import rule as rule
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 90
+
+
+def _pdftotext(pdf: bytes) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+
+
+@pytest.fixture
+def long_summary(org: Org, rule: Any, committee2: Any) -> Summary:
+    """The published summary of two declarations, plus ROWS notice items over three members
+    (rows numbered 第000行 …)."""
+    summary = _published(org, rule, committee2)
+    notice = AwardNotice.objects.create(
+        organisation=org.organisation, issuer=org.leader_a, status=NoticeStatus.APPROVED
+    )
+    members = [org.worker_a1, org.worker_b, org.recorder]
+    day = summary.period_start.replace(day=10)
+    sources = NoticeItem.objects.bulk_create(
+        NoticeItem(
+            notice=notice,
+            member=members[n % 3],
+            rule_item=rule,
+            points=10 + n % 7,
+            event_date=day,
+            description=f"第{n:03d}行",
+            pool_month=summary.period_start,
+        )
+        for n in range(ROWS)
+    )
+    SummaryItem.objects.bulk_create(
+        SummaryItem(
+            summary=summary,
+            notice_item=source,
+            member_id=source.member_id,
+            rule_item=rule,
+            quantity=1,
+            points=source.points,
+            amount=source.points,
+            event_date=day,
+            description=source.description,
+        )
+        for source in sources
+    )
+    return summary
+
+
+def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
+    org: Org, long_summary: Summary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert may_fork()
+    assert len(publicity_notice_parts(summary=long_summary)) == 3
+
+    response = _client(org.worker_b).get(f"/publicity/board/{long_summary.pk}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = _pdftotext(response.content)
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert len(pages) >= 3
+    # Every row once, in the page's order.
+    expected = [
+        item.description
+        for row in publicity_for(summary=long_summary).rows
+        for item in row.items
+        if item.description.startswith("第")
+    ]
+    assert re.findall(r"第\d{3}行", text) == expected and len(expected) == ROWS
+    # Each page carries the running header and its number of the whole document.
+    for number, page in enumerate(pages, 1):
+        assert f"{org.organisation.name} · {org.company.name}" in page
+        assert re.search(rf"\b{number}\s*/\s*{len(pages)}\s*$", page), page[-300:]
+    # The title and the rankings open the first part only; the closing line ends the last.
+    assert text.count("积分公示") == 1 and "积分公示" in pages[0]
+    closing = [n for n, page in enumerate(pages) if "生成时间" in page]
+    assert closing == [len(pages) - 1]
+    # Each member's total follows their last row.
+    for row in publicity_for(summary=long_summary).rows:
+        assert re.search(rf"{re.escape(row.member.name)} · .* {row.total}\b", text)
+
+
+def test_one_part_when_short_or_when_this_thread_may_not_fork(
+    long_summary: Summary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert len(publicity_notice_parts(summary=long_summary)) == 1  # 92 rows < 2 × 250
+    monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
+    assert len(publicity_notice_parts(summary=long_summary)) == 2
+    seen: list[bool] = []
+    elsewhere = threading.Thread(target=lambda: seen.append(may_fork()))
+    elsewhere.start()
+    elsewhere.join()
+    assert seen == [False]
+
+
+def test_parts_in_a_thread_are_laid_out_here_and_read_the_same() -> None:
+    htmls = ["<p>第一部分</p>", "<p>第二部分</p><p style='break-before: page'>第三页</p>"]
+    answers: list[bytes] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(pdf_from_parts(htmls, page_rule=PUBLICITY_PAGE))
+    )
+    worker.start()
+    worker.join()
+    text = _pdftotext(answers[0])
+    assert text == _pdftotext(pdf_from_parts(htmls, page_rule=PUBLICITY_PAGE))
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert ["第一部分" in pages[0], "第二部分" in pages[1], "第三页" in pages[2]] == [True] * 3
+    assert [re.sub(r"\s", "", page.strip().splitlines()[-1]) for page in pages] == [
+        "1/3",
+        "2/3",
+        "3/3",
+    ]
+
+
+def test_a_part_that_fails_fails_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = pdf_module.pdf_from_html
+
+    def failing(html: str, fetcher: Any = None) -> bytes:
+        if "坏" in html:
+            raise ValueError("bad part")
+        return real(html, fetcher)
+
+    monkeypatch.setattr(pdf_module, "pdf_from_html", failing)
+    with pytest.raises(RuntimeError, match="PDF part failed: ValueError"):
+        pdf_from_parts(["<p>好</p>", "<p>坏</p>"], page_rule=PUBLICITY_PAGE)
+
+
+def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = pdf_module.pdf_from_html
+
+    def hanging(html: str, fetcher: Any = None) -> bytes:
+        if "慢" in html:
+            threading.Event().wait()
+        return real(html, fetcher)
+
+    monkeypatch.setattr(pdf_module, "pdf_from_html", hanging)
+    monkeypatch.setattr(pdf_module, "PART_TIMEOUT_SECONDS", 2)
+    with pytest.raises(RuntimeError, match="took too long"):
+        pdf_from_parts(["<p>快</p>", "<p>慢</p>"], page_rule=PUBLICITY_PAGE)
+
+
+def test_urls_refused_in_a_forked_part_are_reported() -> None:
+    fetcher = LocalOnlyFetcher()
+    pdf = pdf_from_parts(
+        ["<p>一</p>", '<p>二</p><img src="http://127.0.0.1:9/x.png">'],
+        page_rule=PUBLICITY_PAGE,
+        fetcher=fetcher,
+    )
+    assert pdf.startswith(b"%PDF") and fetcher.refused == ["http://127.0.0.1:9/x.png"]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "parts", "cuts"),
+    [
+        ([5, 5, 5, 5], 2, [2]),
+        ([31, 32, 31], 3, [1, 2]),
+        ([1, 1, 1, 1, 1, 1, 1, 1, 50], 3, [8]),
+        ([5, 5, 5, 5], 4, [1, 2, 3]),
+        ([10, 1, 1, 1], 2, [1]),
+        ([1, 1, 1, 10], 2, [3]),
+        ([4], 3, []),
+        ([], 2, []),
+        ([3, 3, 3], 1, []),
+    ],
+)
+def test_parts_are_cut_between_members_at_about_equal_rows(
+    sizes: list[int], parts: int, cuts: list[int]
+) -> None:
+    assert parts_for(sizes, parts) == cuts
