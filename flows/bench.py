@@ -128,9 +128,9 @@ def _declare_and_approve(member: Member, rule: RuleItem, day: Any, tag: str) -> 
     start = DeclarationFlow.start.activation_class.create(DeclarationFlow.start, None, None)
     start.start(SimpleNamespace(user=member.user))
     start.process.save()
-    declaration = declaration_submit(user=member.user, member=member, item_forms=[form])
-    declaration.process = start.process
-    declaration.save(update_fields=["process"])
+    declaration = declaration_submit(
+        user=member.user, member=member, item_forms=[form], process=start.process
+    )
     start.execute()
     task = DeclarationFlow.task_class.objects.get(
         process=start.process, flow_task=DeclarationFlow.review, status="ASSIGNED"
@@ -138,7 +138,12 @@ def _declare_and_approve(member: Member, rule: RuleItem, day: Any, tag: str) -> 
     with DeclarationFlow.lock(task.process_id):
         review = task.flow_task.activation_class(task)
         review.start(SimpleNamespace(user=declaration.reviewer))
-        declaration_review(declaration=declaration, user=declaration.reviewer, action="approve")
+        declaration_review(
+            declaration=declaration,
+            user=declaration.reviewer,
+            action="approve",
+            process=review.process,
+        )
         review.execute()
 
 

@@ -70,11 +70,15 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
 
         return declaration_visible_to(user=user)
 
-    # The declaration is read afresh each time: the process object may hold a stale copy.
+    # The declaration is read afresh for each node: the process object may hold a stale copy
+    # (``process.declaration``). Only the service that has just written the row, in this
+    # request, hands it over (``fresh_declaration``, see ``flows.services._hand_to_flow``).
 
     def _declaration(self, activation: Any) -> Declaration:
         """Read once per activation (the Switch asks two questions of the same row)."""
-        cached: Declaration | None = getattr(activation, "_declaration", None)
+        cached: Declaration | None = getattr(activation, "_declaration", None) or getattr(
+            activation.process, "fresh_declaration", None
+        )
         if cached is None:
             cached = Declaration.objects.select_related("reviewer", "submitted_by").get(
                 process_id=activation.process.pk

@@ -49,12 +49,20 @@ def _save_item(*, form: DeclarationItemForm, declaration: Declaration, user: Any
     evidence_store(checked=form.checked_evidence, user=user, item=item)
 
 
+def _hand_to_flow(process: Any, declaration: Declaration) -> None:
+    """Give the flow the row just written, so its next nodes (the review's assignment, the
+    route after a decision) need not read it again; see ``DeclarationFlow._declaration``."""
+    if process is not None:
+        process.fresh_declaration = declaration
+
+
 @transaction.atomic
 def declaration_submit(
-    *, user: Any, member: Member, item_forms: Sequence[DeclarationItemForm]
+    *, user: Any, member: Member, item_forms: Sequence[DeclarationItemForm], process: Any = None
 ) -> Declaration:
     """Create a declaration from valid item forms, with its checked evidence, in one
-    transaction. The caller has validated the forms (``is_valid()``)."""
+    transaction, linked to its flow's ``process`` when given (saved already). The caller
+    has validated the forms (``is_valid()``)."""
     if not declaration_may_submit_for(user=user, member=member):
         raise PermissionDenied(_("You may not declare points for this member."))
     if not item_forms:
@@ -64,9 +72,11 @@ def declaration_submit(
         member=member,
         submitted_by=user,
         reviewer=declaration_first_reviewer(member=member).user,
+        process=process,
     )
     for form in item_forms:
         _save_item(form=form, declaration=declaration, user=user)
+    _hand_to_flow(process, declaration)
     _notify(
         declaration.reviewer,
         _("A declaration is waiting for your review"),
@@ -93,9 +103,11 @@ class ReviewAction:
     CHOICES = (APPROVE, REJECT, RETURN)
 
 
-def declaration_amount(*, declaration: Declaration) -> int:
-    """The size of a declaration for authority tiers: the sum of its items' points."""
-    return sum(abs(item.signed_total) for item in declaration.items.select_related("rule_item"))
+def declaration_amount(*, declaration: Declaration, items: Sequence[Any] | None = None) -> int:
+    """The size of a declaration for authority tiers: the sum of its items' points (of
+    ``items`` when the caller has read them)."""
+    rows = declaration.items.select_related("rule_item") if items is None else items
+    return sum(abs(item.signed_total) for item in rows)
 
 
 def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | None:
@@ -129,11 +141,12 @@ def declaration_review(
     action: str,
     reason: str = "",
     adjusted: dict[int, int] | None = None,
+    process: Any = None,
 ) -> Declaration:
     """The current reviewer decides. Approving within the reviewer's tier puts the items in
     the open month's pending pool; above it, the declaration escalates to the next leader
     up. Rejecting or returning needs a reason; so does any adjustment, which must stay
-    inside the rule's range."""
+    inside the rule's range. ``process``: the flow's, which routes on the outcome next."""
     declaration = (
         Declaration.objects.select_for_update(of=("self",))
         .select_related("member__unit__authority_tier", "organisation", "submitted_by", "reviewer")
@@ -177,7 +190,7 @@ def declaration_review(
     else:
         assert reviewer is not None
         limit = reviewer_tier_limit(reviewer=reviewer, declaration=declaration)
-        if limit is not None and declaration_amount(declaration=declaration) > limit:
+        if limit is not None and declaration_amount(declaration=declaration, items=items) > limit:
             above = member_superior(member=reviewer)
             if above is not None and above.user_id and above.pk != declaration.member_id:
                 declaration.status = DeclarationStatus.ESCALATED
@@ -223,6 +236,7 @@ def declaration_review(
             "adjusted": {str(k): v for k, v in changed.items()},
         },
     )
+    _hand_to_flow(process, declaration)
     return declaration
 
 

@@ -155,13 +155,14 @@ class DeclarationStartView(View):
         activation.process.save()
         try:
             declaration = declaration_submit(
-                user=request.user, member=member, item_forms=items.filled_forms()
+                user=request.user,
+                member=member,
+                item_forms=items.filled_forms(),
+                process=activation.process,
             )
         except ValidationError as error:
             declarant.add_error(None, error)
             return self._context(request, declarant, items)
-        declaration.process = activation.process
-        declaration.save(update_fields=["process"])
         activation.execute()
         messages.success(
             request,
@@ -238,6 +239,7 @@ class DeclarationReviewView(View):
                 action=form.cleaned_data["action"],
                 reason=form.cleaned_data["reason"],
                 adjusted=form.adjusted(),
+                process=request.activation.process,  # type: ignore[attr-defined]
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -670,10 +670,9 @@ class DeclarationViewSet(
             raise exceptions.PermissionDenied(_("You may not declare points for this member."))
 
         def act(process: Any) -> Declaration:
-            declaration = declaration_submit(user=user, member=member, item_forms=item_forms)
-            declaration.process = process
-            declaration.save(update_fields=["process"])
-            return declaration
+            return declaration_submit(
+                user=user, member=member, item_forms=item_forms, process=process
+            )
 
         declaration = flow_start(DeclarationFlow, user=user, act=act)
         fresh = _declarations(Declaration.objects.filter(pk=declaration.pk)).get()
@@ -792,6 +791,7 @@ def _review(task_id: int, user: Any, action_: str, reason: str, adjusted: list[A
             action=form.cleaned_data["action"],
             reason=form.cleaned_data["reason"],
             adjusted=form.adjusted(),
+            process=act.process,
         )
         act.execute()
     return declaration
