@@ -77,14 +77,14 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
 
     def _declaration(self, activation: Any) -> Declaration:
         """Read once per activation (the Switch asks two questions of the same row)."""
-        cached: Declaration | None = getattr(activation, "_declaration", None) or getattr(
-            activation.process, "fresh_declaration", None
-        )
+        cached: Declaration | None = getattr(activation, "_declaration", None) or vars(
+            activation.process
+        ).pop("fresh_declaration", None)  # handed over once: a later node reads afresh
         if cached is None:
             cached = Declaration.objects.select_related("reviewer", "submitted_by").get(
                 process_id=activation.process.pk
             )
-            activation._declaration = cached
+        activation._declaration = cached
         return cached
 
     def current_reviewer(self, activation: Any) -> Any:

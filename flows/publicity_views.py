@@ -3,7 +3,6 @@ in ``flows.publicity`` decide and record."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,7 +46,7 @@ from flows.publicity import (
     summary_visible_to,
 )
 from points.models import OrgUnit
-from points.pdf import may_fork, parts_for, pdf_from_parts, render_html
+from points.pdf import may_fork, parts_for, pdf_from_parts, render_html, usable_cores
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
@@ -373,7 +372,7 @@ def publicity_notice_html(*, summary: Summary, parts: int = 1) -> list[str]:
 def publicity_notice_parts(*, summary: Summary) -> list[str]:
     """The notice's HTML: a long one in a part per core (up to 4), when this process may
     fork."""
-    parts = min(os.cpu_count() or 1, 4) if may_fork() else 1
+    parts = min(usable_cores(), 4) if may_fork() else 1
     return publicity_notice_html(summary=summary, parts=parts)
 
 

@@ -2,9 +2,11 @@
 
 Every way of acting on a human task takes the task's row lock before its service locks
 the record (declaration, notice, summary, appeal, redemption): the REST API in
-``flows.api.base.task_activation``, the pages through ``task_row_locked``. viewflow's own
-page locks nothing and writes the task row only at the end, so a page and an API call
-acting on one task at once would take the two locks in opposite orders and deadlock.
+``flows.api.base.task_activation``, the pages through ``task_row_locked``, services that
+cancel a process's tasks (a member withdrawing a redemption) through ``task_rows_lock``,
+and the review deadline job. viewflow's own page locks nothing and writes the task row
+only at the end, so a page and an API call acting on one task at once took the two locks
+in opposite orders and deadlocked.
 """
 
 from __future__ import annotations
@@ -23,26 +25,37 @@ from viewflow.workflow.status import STATUS
 ACTIONABLE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 
 
-def task_row_lock(task_id: int) -> str | None:
-    """Lock the task's row until the transaction ends; its status as committed now (None:
-    no such task)."""
-    status: str | None = (
-        Task.objects.select_for_update().filter(pk=task_id).values_list("status", flat=True).first()
+def task_rows_lock(*, process_id: int) -> None:
+    """Lock the rows of a process's open tasks, in key order, until the transaction ends:
+    for a service that acts on the record and then cancels or completes its tasks."""
+    list(
+        Task.objects.select_for_update()
+        .filter(process_id=process_id, status__in=ACTIONABLE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    return status
 
 
 def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Wrap a flow task's page: a POST locks the task's row before the page's service
-    runs (viewflow calls the page inside its transaction), and is refused when another
-    request finished the task meanwhile."""
+    runs (viewflow calls the page inside its transaction), and is refused unless the row,
+    as committed now, is still assigned to this user: another request may have finished,
+    unclaimed or reassigned it since viewflow read it."""
 
     @wraps(view)
     def locked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             task = request.activation.task  # type: ignore[attr-defined]
-            if task_row_lock(task.pk) not in ACTIONABLE:
+            now = (
+                Task.objects.select_for_update()
+                .filter(pk=task.pk)
+                .values_list("status", "owner_id")
+                .first()
+            )
+            if now is None or now[0] in (STATUS.DONE, STATUS.CANCELED):
                 raise PermissionDenied(_("This task is already done."))
+            if now != (STATUS.ASSIGNED, request.user.pk):
+                raise PermissionDenied(_("This task is not yours."))
         return view(request, *args, **kwargs)
 
     return locked

@@ -7,6 +7,7 @@ or the file system, whatever text a user managed to put into it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -89,8 +90,9 @@ def parts_for(sizes: Sequence[int], parts: int) -> list[int]:
     return cuts
 
 
-#: How long a forked part may take before it is killed and the document refused.
-PART_TIMEOUT_SECONDS = 120
+#: How long the forked parts may take, from the start, before they are killed and the
+#: document refused: less than a web worker's own timeout (gunicorn --timeout 60 here).
+PART_TIMEOUT_SECONDS = 40
 
 
 def may_fork() -> bool:
@@ -101,53 +103,96 @@ def may_fork() -> bool:
     return hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
 
 
-def _in_fork(html: str) -> tuple[int, int]:
-    """Start laying out ``html`` in a forked process: its pid and the pipe its answer
-    (``pdf_from_html``'s bytes and refused URLs, or the error) comes through."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its work is checked through the parent
-        status = 0
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _child(html: str, write: int) -> None:  # pragma: no cover - runs in the forked child
+    """Lay ``html`` out and send the answer (the PDF and the URLs refused, or the error)
+    down the pipe; never returns."""
+    status = 0
+    try:
+        fetcher = _local_only_fetcher()()
         try:
-            os.close(read)
-            fetcher = _local_only_fetcher()()
-            try:
-                answer: Any = (pdf_from_html(html, fetcher), fetcher.refused)
-            except Exception as error:
-                answer = RuntimeError(f"PDF part failed: {error!r}")
-            with os.fdopen(write, "wb") as pipe:
-                pickle.dump(answer, pipe)
+            answer: Any = (pdf_from_html(html, fetcher), fetcher.refused)
+        except Exception as error:
+            answer = RuntimeError(f"PDF part failed: {error!r}")
+        with os.fdopen(write, "wb") as pipe:
+            pickle.dump(answer, pipe)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)  # no atexit, no database connection closed under the parent
+
+
+class _Forked:
+    """Parts laid out in forked processes. Leaving the block, for any reason, kills and
+    reaps every child still there and closes every pipe: no child outlives the request."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+
+    def __enter__(self) -> _Forked:
+        return self
+
+    def start(self, html: str) -> None:
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
         except BaseException:
-            status = 1
-        finally:
-            os._exit(status)  # no atexit, no database connection closed under the parent
-    os.close(write)
-    return pid, read
+            os.close(read)
+            os.close(write)
+            raise
+        if pid == 0:  # pragma: no cover - the child
+            os.close(read)
+            _child(html, write)
+        os.close(write)
+        self.children.append((pid, read))
 
-
-def _answer(pid: int, read: int, deadline: float) -> tuple[bytes, list[str]]:
-    """The forked part's answer, waiting until ``deadline`` (``time.monotonic()``) at
-    most; a part still at work then is killed."""
-    chunks: list[bytes] = []
-    with os.fdopen(read, "rb", buffering=0) as pipe:
-        while True:
-            ready, _w, _x = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
-            chunk = pipe.read(1 << 20) if ready else None
-            if chunk is None:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+    def answers(self, deadline: float) -> list[tuple[bytes, list[str]]]:
+        """Every child's answer, in order, read from all pipes at once until ``deadline``
+        (``time.monotonic()``). The first part to fail fails them all, at once."""
+        order = [read for _pid, read in self.children]
+        chunks: dict[int, list[bytes]] = {read: [] for read in order}
+        answers: dict[int, tuple[bytes, list[str]]] = {}
+        while len(answers) < len(order):
+            reading = [read for read in order if read not in answers]
+            ready, _w, _x = select.select(reading, [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
                 raise RuntimeError("a PDF part took too long and was stopped")
-            if not chunk:
-                break
-            chunks.append(chunk)
-    _pid, status = os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    if status or not data:
-        raise RuntimeError(f"a PDF part's process ended with status {status}")
-    answer = pickle.loads(data)  # noqa: S301 - our own child's answer, over a private pipe
-    if isinstance(answer, Exception):
-        raise answer
-    return answer  # type: ignore[no-any-return]
+            for read in ready:
+                chunk = os.read(read, 1 << 20)
+                if chunk:
+                    chunks[read].append(chunk)
+                else:
+                    answers[read] = self._finish(read, b"".join(chunks.pop(read)))
+        return [answers[read] for read in order]
+
+    def _finish(self, read: int, data: bytes) -> tuple[bytes, list[str]]:
+        """Reap the child whose pipe ``read`` ended and decode its answer."""
+        pid = next(pid for pid, fd in self.children if fd == read)
+        self.children.remove((pid, read))
+        os.close(read)
+        _pid, status = os.waitpid(pid, 0)
+        if status or not data:
+            raise RuntimeError(f"a PDF part's process ended with status {status}")
+        answer = pickle.loads(data)  # noqa: S301 - our own child's answer, private pipe
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        for pid, read in self.children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+            with contextlib.suppress(OSError):
+                os.close(read)
+        self.children = []
 
 
 def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None) -> bytes:
@@ -158,7 +203,9 @@ def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None)
     process (WeasyPrint's layout is single-threaded), then joined in order, and every page
     is numbered "n / N" in the bottom-right margin box. ``page_rule`` is the documents'
     ``@page`` size and margins. A 1,000-row publicity notice takes about 60 % of the time
-    of one layout on two cores. URLs refused in any part are added to ``fetcher``."""
+    of one layout on two cores. A forked part fetches through its own ``LocalOnlyFetcher``;
+    the URLs it refused are added to ``fetcher``. It adds no CPU work, only spreads it: a
+    busy server's cores are shared as they would be by as many one-core layouts."""
     from pypdf import PdfReader, PdfWriter
 
     fetcher = fetcher or _local_only_fetcher()()
@@ -168,11 +215,11 @@ def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None)
         pdfs = [pdf_from_html(html, fetcher) for html in htmls]
     else:
         deadline = time.monotonic() + PART_TIMEOUT_SECONDS
-        children = [_in_fork(html) for html in htmls[1:]]
-        try:
+        with _Forked() as forked:
+            for html in htmls[1:]:
+                forked.start(html)
             pdfs = [pdf_from_html(htmls[0], fetcher)]
-        finally:
-            answers = [_answer(pid, read, deadline) for pid, read in children]
+            answers = forked.answers(deadline)
         for pdf, refused in answers:
             pdfs.append(pdf)
             fetcher.refused.extend(refused)

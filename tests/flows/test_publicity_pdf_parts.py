@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,7 +78,7 @@ def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
     org: Org, long_summary: Summary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(publicity_views, "usable_cores", lambda: 3)
     assert may_fork()
     assert len(publicity_notice_parts(summary=long_summary)) == 3
 
@@ -110,7 +111,7 @@ def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
 def test_one_part_when_short_or_when_this_thread_may_not_fork(
     long_summary: Summary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(publicity_views, "usable_cores", lambda: 2)
     assert len(publicity_notice_parts(summary=long_summary)) == 1  # 92 rows < 2 × 250
     monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
     assert len(publicity_notice_parts(summary=long_summary)) == 2
@@ -140,17 +141,55 @@ def test_parts_in_a_thread_are_laid_out_here_and_read_the_same() -> None:
     ]
 
 
-def test_a_part_that_fails_fails_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+def _forked_children() -> list[int]:
+    """This process's children that are forks of it (same command line), dead or alive."""
+    mine = Path("/proc/self/cmdline").read_bytes()
+    pids = [
+        int(pid)
+        for children in Path("/proc/self/task").glob("*/children")
+        for pid in children.read_text().split()
+    ]
+    alive = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() in (mine, b""):
+                alive.append(pid)
+        except OSError:
+            continue
+    return alive
+
+
+def test_a_part_that_fails_fails_the_document_and_no_part_outlives_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     real = pdf_module.pdf_from_html
 
     def failing(html: str, fetcher: Any = None) -> bytes:
         if "坏" in html:
             raise ValueError("bad part")
+        if "慢" in html:
+            threading.Event().wait()  # would block for ever: it must be killed
         return real(html, fetcher)
 
     monkeypatch.setattr(pdf_module, "pdf_from_html", failing)
     with pytest.raises(RuntimeError, match="PDF part failed: ValueError"):
-        pdf_from_parts(["<p>好</p>", "<p>坏</p>"], page_rule=PUBLICITY_PAGE)
+        pdf_from_parts(["<p>好</p>", "<p>坏</p>", "<p>慢</p>"], page_rule=PUBLICITY_PAGE)
+    assert _forked_children() == []
+
+
+def test_a_failing_fork_leaves_no_part_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fork, forks = os.fork, []
+
+    def fork() -> int:
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError("no more processes")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(BlockingIOError):
+        pdf_from_parts(["<p>一</p>", "<p>二</p>", "<p>三</p>"], page_rule=PUBLICITY_PAGE)
+    assert _forked_children() == []
 
 
 def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,6 +204,7 @@ def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdf_module, "PART_TIMEOUT_SECONDS", 2)
     with pytest.raises(RuntimeError, match="took too long"):
         pdf_from_parts(["<p>快</p>", "<p>慢</p>"], page_rule=PUBLICITY_PAGE)
+    assert _forked_children() == []
 
 
 def test_urls_refused_in_a_forked_part_are_reported() -> None:

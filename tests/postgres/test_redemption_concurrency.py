@@ -84,3 +84,73 @@ def test_twenty_members_redeem_the_last_five_items_at_once() -> None:
     assert ledger_verify() == []
     out = StringIO()
     call_command("points_verify", stdout=out)  # exits non-zero on any difference
+
+
+ROUNDS = 20
+
+
+def test_the_member_cancels_while_hr_approves_and_nothing_deadlocks() -> None:
+    """Each round the member withdraws a request at the moment HR approves it from the
+    task page. Whichever comes first, the request ends cancelled and refunded once: the
+    withdrawal takes the task's row before the redemption's, as the task page does (in the
+    other order the two deadlocked and PostgreSQL aborted one with a 500)."""
+    from flows.models import Redemption as RedemptionModel
+    from tests.flows.test_redemption import LIST, _task, _task_url
+
+    org = Org("shopx")
+    member = org.member(org.team_a1, "shopx-buyer")
+    reward = Reward.objects.create(
+        organisation=org.organisation, name="保温杯", points_cost=10, stock=ROUNDS
+    )
+    buyer, hr = _logged_in(member), _logged_in(org.hr)
+    go = threading.Barrier(3, timeout=60)
+    done = threading.Barrier(3, timeout=60)
+    urls = {"withdraw": "", "approve": ""}
+    answers: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def act(name: str, client: Client, data: dict[str, str]) -> None:
+        try:
+            for _round in range(ROUNDS):
+                go.wait()
+                try:
+                    answers.append((name, client.post(urls[name], data).status_code))
+                except BaseException as error:  # a 500 raises here
+                    errors.append(error)
+                done.wait()
+        except threading.BrokenBarrierError:
+            pass
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=act, args=("withdraw", buyer, {})),
+        threading.Thread(target=act, args=("approve", hr, {"decision": "approve", "reason": ""})),
+    ]
+    connection.close()
+    for thread in threads:
+        thread.start()
+    try:
+        for round_ in range(ROUNDS):
+            assert buyer.post(START, {"reward": reward.pk, "note": ""}).status_code == 302
+            redemption = RedemptionModel.objects.latest("pk")
+            task = _task(RedemptionFlow.approve, redemption)
+            assert hr.post(_task_url(task, "assign")).status_code == 302
+            urls["withdraw"] = f"{LIST}withdraw/{redemption.pk}/"
+            urls["approve"] = _task_url(task)
+            go.wait()
+            done.wait()
+            redemption.refresh_from_db()
+            report = f"round {round_}: {answers[-2:]}, {[repr(e)[:300] for e in errors][:2]}"
+            assert errors == [], report
+            assert redemption.status == RedemptionStatus.CANCELLED, report
+            assert redemption.refund_entry is not None, report
+    finally:
+        go.abort()
+        done.abort()
+        for thread in threads:
+            thread.join(timeout=60)
+        connection.close()
+    assert Account.objects.get(member=member).redeemable == 500
+    assert LedgerEntry.objects.filter(member=member, kind=EntryKind.REVERSAL).count() == ROUNDS
+    assert ledger_verify() == []
