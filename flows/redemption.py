@@ -133,7 +133,7 @@ def redemption_request(
             today=today,
         )
     except LedgerError as error:  # vetoed, not enough points, frozen, closed month
-        raise ValidationError(str(error)) from error
+        raise ValidationError(str(error), code=error.code) from error
     reward_stock_take(reward=reward)
     redemption.entry = entry
     redemption.save(update_fields=["entry"])
@@ -177,7 +177,7 @@ def _refund(redemption: Redemption, user: Any, reason: str) -> None:
     try:
         entries = ledger_reverse(entry=redemption.entry, reason=reason[:400], actor=user)
     except LedgerError as error:
-        raise ValidationError(str(error)) from error
+        raise ValidationError(str(error), code=error.code) from error
     redemption.refund_entry = next(e for e in entries if e.reverses_id == redemption.entry_id)
     reward_stock_return(reward=reward)
 

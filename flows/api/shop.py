@@ -58,13 +58,11 @@ from flows.redemption import (
     redemption_visible_to,
     reward_for_request,
 )
-from points.models import Account, Member, Period, Reward, RewardKind
-from points.periods import month_start, organisation_today
+from points.models import Member, Reward, RewardKind
+from points.periods import organisation_today
 from points.roles import Role
-from points.selectors.ledger import member_vetoed
 from points.selectors.org import user_roles
 from points.selectors.shop import reward_refusal, rewards_for_member
-from points.services.ledger import LedgerError
 
 #: Urls under /api/v1/ that are not router viewsets.
 urlpatterns: list[Any] = []
@@ -227,9 +225,9 @@ class RedemptionFilter(django_filters.FilterSet):
 
 
 def _refusal_code(error: ValidationError, *, user: Any, member: Member, reward_id: int) -> str:
-    """A stable code for a request the service refused. The service gives only a message;
-    the code is read off the same facts, in the service's order (offer and eligibility,
-    stock, then the ledger: frozen, closed month, veto, balance)."""
+    """A stable code for a request the service refused: the service's or the ledger's own
+    (frozen, closed month, veto, balance); else read off the offer's facts, in the
+    service's order (offer and eligibility, stock)."""
     given = [e.code for e in getattr(error, "error_list", [error]) if getattr(e, "code", None)]
     if given:
         return str(given[0])
@@ -241,19 +239,6 @@ def _refusal_code(error: ValidationError, *, user: Any, member: Member, reward_i
         return "not_offered" if not reward.is_on_offer(today) else "not_eligible"
     if reward.stock < 1:
         return "out_of_stock"
-    if isinstance(error.__cause__, LedgerError):
-        account = Account.objects.filter(member=member).first()
-        if account is not None and account.frozen:
-            return "account_frozen"
-        if Period.objects.filter(
-            organisation=member.organisation, month=month_start(today), closed_at__isnull=False
-        ).exists():
-            return "period_closed"
-        if member_vetoed(member=member, kind="year", start=today):
-            return "vetoed"
-        if account is None or account.redeemable < reward.points_cost:
-            return "insufficient_points"
-        return "posting_refused"
     return "invalid"
 
 

@@ -42,8 +42,25 @@ from points.services.locks import periods_lock
 MAX_KEY_LENGTH = 180
 
 
+class Refusal(str):
+    """Why the ledger refused an item: the translated reason, with a stable ``code``
+    (``account_frozen``, ``period_closed``, ``correction_in_open_month``, ``vetoed``,
+    ``insufficient_points``, ``over_daily_cap``, ``over_monthly_cap``) for programs."""
+
+    code: str
+
+    def __new__(cls, reason: str, code: str) -> Refusal:
+        refusal = super().__new__(cls, reason)
+        refusal.code = code
+        return refusal
+
+
 class LedgerError(Exception):
-    """Base of the ledger's refusals."""
+    """Base of the ledger's refusals; ``code`` names the refusal for programs."""
+
+    def __init__(self, message: str, code: str = "ledger_refused") -> None:
+        super().__init__(message)
+        self.code = getattr(message, "code", code)
 
 
 class LedgerConflict(LedgerError):
@@ -51,7 +68,11 @@ class LedgerConflict(LedgerError):
 
 
 class PostingRefused(LedgerError):
-    """A single posting was refused (cap, closed month, frozen account ...)."""
+    """A single posting was refused (cap, closed month, frozen account ...); the message
+    is the item's ``Refusal`` and ``code`` its code."""
+
+    def __init__(self, message: str, code: str = "posting_refused") -> None:
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True)
@@ -98,7 +119,7 @@ class PostingResult:
 
     def __init__(self) -> None:
         self.existing: list[LedgerEntry] = []
-        self.refused: list[tuple[PostingItem, str]] = []
+        self.refused: list[tuple[PostingItem, Refusal]] = []
         #: Items a caller left out because they were posted before (e.g. fixed points).
         self.already_posted = 0
         self._rows: list[ledger_io.EntryRow] = []
@@ -200,27 +221,34 @@ def _vetoed_for_redemption(redemptions: Sequence[PostingItem]) -> set[int]:
     return vetoed
 
 
-def _cap_refusal(item: PostingItem, rule: RuleItem, usage: _Cap, amount: int) -> str | None:
+def _cap_refusal(item: PostingItem, rule: RuleItem, usage: _Cap, amount: int) -> Refusal | None:
     day_key = (item.member_id, rule.pk, item.effective_date)
     month_key = (item.member_id, rule.pk, month_start(item.effective_date))
     if rule.cap_per_day and abs(usage.day[day_key] + amount) > rule.cap_per_day:
-        return _(
-            "Over the daily cap of %(cap)s points for “%(rule)s” on %(day)s (already %(used)s)."
-        ) % {
-            "cap": rule.cap_per_day,
-            "rule": rule.name,
-            "day": item.effective_date,
-            "used": abs(usage.day[day_key]),
-        }
+        return Refusal(
+            _("Over the daily cap of %(cap)s points for “%(rule)s” on %(day)s (already %(used)s).")
+            % {
+                "cap": rule.cap_per_day,
+                "rule": rule.name,
+                "day": item.effective_date,
+                "used": abs(usage.day[day_key]),
+            },
+            "over_daily_cap",
+        )
     if rule.cap_per_month and abs(usage.month[month_key] + amount) > rule.cap_per_month:
-        return _(
-            "Over the monthly cap of %(cap)s points for “%(rule)s” in %(month)s (already %(used)s)."
-        ) % {
-            "cap": rule.cap_per_month,
-            "rule": rule.name,
-            "month": month_key[2].strftime("%Y-%m"),
-            "used": abs(usage.month[month_key]),
-        }
+        return Refusal(
+            _(
+                "Over the monthly cap of %(cap)s points for “%(rule)s” in %(month)s "
+                "(already %(used)s)."
+            )
+            % {
+                "cap": rule.cap_per_month,
+                "rule": rule.name,
+                "month": month_key[2].strftime("%Y-%m"),
+                "used": abs(usage.month[month_key]),
+            },
+            "over_monthly_cap",
+        )
     usage.day[day_key] += amount
     usage.month[month_key] += amount
     return None
@@ -257,15 +285,22 @@ def _deduct_redeemable(balance: ledger_io.Balance, amount: int) -> int:
 
 def _refusal(
     item: PostingItem, balance: ledger_io.Balance, period: Period, today: date, name: str
-) -> str | None:
+) -> Refusal | None:
     if balance.frozen:
-        return _("The account of %(member)s is frozen.") % {"member": name}
+        return Refusal(
+            _("The account of %(member)s is frozen.") % {"member": name}, "account_frozen"
+        )
     if period.is_closed:
-        return _("%(month)s is closed; post a correction in the open month.") % {
-            "month": period.month.strftime("%Y-%m")
-        }
+        return Refusal(
+            _("%(month)s is closed; post a correction in the open month.")
+            % {"month": period.month.strftime("%Y-%m")},
+            "period_closed",
+        )
     if item.correction and month_start(item.effective_date) == month_start(today):
-        return _("A correction must name an earlier month than the open one.")
+        return Refusal(
+            _("A correction must name an earlier month than the open one."),
+            "correction_in_open_month",
+        )
     return None
 
 
@@ -398,8 +433,11 @@ def _post_batch(
                 result.refused.append(
                     (
                         item,
-                        _("%(member)s is barred from redemption this year by a one-vote veto.")
-                        % {"member": members[item.member_id].name},
+                        Refusal(
+                            _("%(member)s is barred from redemption this year by a one-vote veto.")
+                            % {"member": members[item.member_id].name},
+                            "vetoed",
+                        ),
                     )
                 )
                 continue
@@ -407,8 +445,11 @@ def _post_batch(
                 result.refused.append(
                     (
                         item,
-                        _("Not enough points: %(cost)s needed, %(balance)s redeemable.")
-                        % {"cost": cost, "balance": balance.redeemable},
+                        Refusal(
+                            _("Not enough points: %(cost)s needed, %(balance)s redeemable.")
+                            % {"cost": cost, "balance": balance.redeemable},
+                            "insufficient_points",
+                        ),
                     )
                 )
                 continue

@@ -111,8 +111,9 @@ def test_a_vetoed_member_cannot_redeem(org: Org, post: Any) -> None:
         organisation=org.organisation, kind="deduction", points_min=50, points_max=50, veto=True
     )
     post(org.worker_a1, -50, rule_item_id=rule.pk, effective_date=date(2026, 11, 11))
-    with pytest.raises(PostingRefused, match="一票否决"):
+    with pytest.raises(PostingRefused, match="一票否决") as refused:
         post(org.worker_a1, -100, kind="redemption")
+    assert refused.value.code == "vetoed"
     assert Account.objects.get(member=org.worker_a1).redeemable == 450
 
 

@@ -221,8 +221,9 @@ def test_every_posting_writes_an_audit_row(org: Org, post: Any) -> None:
 
 def test_a_closed_month_accepts_no_entries(org: Org, post: Any) -> None:
     period_close(organisation=org.organisation, month=date(2026, 10, 1))
-    with pytest.raises(PostingRefused, match="2026-10"):
+    with pytest.raises(PostingRefused, match="2026-10") as refused:
         post(org.worker_a1, 10, effective_date=date(2026, 10, 15))
+    assert refused.value.code == "period_closed"
     assert not LedgerEntry.objects.filter(effective_date=date(2026, 10, 15)).exists()
 
 
@@ -238,6 +239,10 @@ def test_a_late_correction_lands_in_the_open_month_and_names_the_closed_one(
         member=org.worker_a1, period_kind="month", period_start=date(2026, 10, 1)
     )
     assert not october.exists()
+    # A correction must name an earlier month than the open one.
+    with pytest.raises(PostingRefused, match="早于当前开放月份") as refused:
+        post(org.worker_a1, 10, effective_date=TODAY, correction=True, kind="correction")
+    assert refused.value.code == "correction_in_open_month"
 
 
 def test_reversing_an_entry_of_a_closed_month_books_in_the_open_month(org: Org, post: Any) -> None:

@@ -77,6 +77,7 @@ def test_items_over_the_daily_cap_are_refused_with_a_reason(org: Org) -> None:
     [(refused, reason)] = result.refused
     assert refused.idempotency_key == "d2"
     assert "每日上限" in reason and "好人好事" in reason
+    assert reason.code == "over_daily_cap"
     assert _account(org.worker_a1).lifetime_total == 515  # not trimmed to fit
 
 
@@ -89,8 +90,9 @@ def test_monthly_cap_counts_what_is_already_in_the_ledger(org: Org, post: Any) -
         cap_per_month=60,
     )
     post(org.worker_a1, -50, rule_item_id=rule.pk, effective_date=date(2026, 11, 3))
-    with pytest.raises(PostingRefused, match="每月上限"):
+    with pytest.raises(PostingRefused, match="每月上限") as refused:
         post(org.worker_a1, -20, rule_item_id=rule.pk, effective_date=date(2026, 11, 4))
+    assert refused.value.code == "over_monthly_cap"
     post(org.worker_a1, -20, rule_item_id=rule.pk, effective_date=date(2026, 10, 4))
 
 
@@ -196,8 +198,9 @@ def test_redemption_spends_the_balance_but_not_the_ranking_by_default(org: Org, 
     account = _account(org.worker_a1)
     assert (entry.amount, entry.redeemable_delta) == (0, -200)
     assert (account.lifetime_total, account.redeemable) == (500, 300)
-    with pytest.raises(PostingRefused, match="300"):
+    with pytest.raises(PostingRefused, match="300") as refused:
         post(org.worker_a1, -400, kind="redemption")
+    assert refused.value.code == "insufficient_points"
 
     policy = org.organisation.policy
     policy.redemption_lowers_ranking = True
@@ -299,8 +302,9 @@ def test_a_member_who_leaves_is_frozen_and_cleared_by_a_reset_entry(org: Org, po
     reset = LedgerEntry.objects.get(member=org.worker_a1, kind="reset")
     assert reset.amount == -570
     assert LedgerEntry.objects.filter(member=org.worker_a1).count() == 3  # nothing deleted
-    with pytest.raises(PostingRefused, match="冻结"):
+    with pytest.raises(PostingRefused, match="冻结") as refused:
         post(org.worker_a1, 5)
+    assert refused.value.code == "account_frozen"
 
 
 def test_leaving_without_clearing_keeps_the_points(org: Org) -> None:
