@@ -3,7 +3,6 @@ in ``flows.publicity`` decide and record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -46,7 +45,7 @@ from flows.publicity import (
     summary_visible_to,
 )
 from points.models import OrgUnit
-from points.pdf import may_fork, parts_for, pdf_from_parts, render_html, usable_cores
+from points.pdf import html_in_parts, pdf_from_parts
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
@@ -333,47 +332,24 @@ PUBLICITY_PAGE = "size: A4; margin: 18mm 14mm 16mm"
 PUBLICITY_ROWS_PER_PART = 250
 
 
-@dataclass(frozen=True)
-class Part:
-    first: bool
-    last: bool
-
-
-def publicity_notice_html(*, summary: Summary, parts: int = 1) -> list[str]:
-    """The publicity notice's HTML in up to ``parts`` consecutive documents of at least
-    PUBLICITY_ROWS_PER_PART rows (a member's rows are never cut), for ``pdf_from_parts``;
-    one whole document when that makes one part."""
-    publicity = publicity_for(summary=summary)
-    parts = min(parts, publicity.item_count // PUBLICITY_ROWS_PER_PART)
-    context = {
-        "summary": summary,
-        "publicity": publicity,
-        "generated_at": timezone.now(),
-        "leaders": RankGroup.LEADERS,
-        "page_rule": PUBLICITY_PAGE,
-    }
-    cuts = parts_for([len(row.items) + 1 for row in publicity.rows], parts)
-    if not cuts:
-        return [render_html(template="flows/pdf/publicity.html", context=context)]
-    bounds = list(zip([0, *cuts], [*cuts, len(publicity.rows)], strict=True))
-    return [
-        render_html(
-            template="flows/pdf/publicity.html",
-            context={
-                **context,
-                "publicity": replace(publicity, rows=publicity.rows[start:end]),
-                "part": Part(first=start == 0, last=end == len(publicity.rows)),
-            },
-        )
-        for start, end in bounds
-    ]
-
-
 def publicity_notice_parts(*, summary: Summary) -> list[str]:
-    """The notice's HTML: a long one in a part per core (up to 4), when this process may
-    fork."""
-    parts = min(usable_cores(), 4) if may_fork() else 1
-    return publicity_notice_html(summary=summary, parts=parts)
+    """The notice's HTML: a long one in parts (``html_in_parts``), a member's rows never
+    split."""
+    publicity = publicity_for(summary=summary)
+    return html_in_parts(
+        template="flows/pdf/publicity.html",
+        context={
+            "summary": summary,
+            "publicity": publicity,
+            "generated_at": timezone.now(),
+            "leaders": RankGroup.LEADERS,
+            "page_rule": PUBLICITY_PAGE,
+        },
+        rows_name="rows",
+        rows=publicity.rows,
+        sizes=[len(row.items) + 1 for row in publicity.rows],
+        min_rows=PUBLICITY_ROWS_PER_PART,
+    )
 
 
 def publicity_notice_pdf(*, summary: Summary, fetcher: Any = None) -> bytes:

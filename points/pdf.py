@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 from typing import Any
@@ -193,6 +194,48 @@ class _Forked:
             with contextlib.suppress(OSError):
                 os.close(read)
         self.children = []
+
+
+@dataclass(frozen=True)
+class Part:
+    """Which part of a document a template renders (``html_in_parts``)."""
+
+    first: bool
+    last: bool
+
+
+def html_in_parts(
+    *,
+    template: str,
+    context: dict[str, Any],
+    rows_name: str,
+    rows: Sequence[Any],
+    min_rows: int,
+    sizes: Sequence[int] | None = None,
+) -> list[str]:
+    """A long document's HTML in consecutive parts for ``pdf_from_parts``: one part per
+    usable core (at most 4) of at least ``min_rows`` rows each, when this process may fork;
+    else one whole document. ``rows`` reach the template as ``rows_name``, each block of
+    ``sizes[i]`` rows (default 1) staying in one part; ``part`` (a ``Part``, or None for
+    the whole document) tells the template to open with the title only in the first part,
+    close only in the last, and leave page numbers to ``pdf_from_parts``."""
+    sizes = list(sizes) if sizes is not None else [1] * len(rows)
+    parts = min(usable_cores(), 4, sum(sizes) // max(min_rows, 1)) if may_fork() else 1
+    cuts = parts_for(sizes, parts)
+    if not cuts:
+        return [render_html(template=template, context={**context, rows_name: rows})]
+    bounds = list(zip([0, *cuts], [*cuts, len(rows)], strict=True))
+    return [
+        render_html(
+            template=template,
+            context={
+                **context,
+                rows_name: rows[start:end],
+                "part": Part(first=start == 0, last=end == len(rows)),
+            },
+        )
+        for start, end in bounds
+    ]
 
 
 def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None) -> bytes:

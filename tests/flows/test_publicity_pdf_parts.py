@@ -78,7 +78,7 @@ def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
     org: Org, long_summary: Summary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
-    monkeypatch.setattr(publicity_views, "usable_cores", lambda: 3)
+    monkeypatch.setattr(pdf_module, "usable_cores", lambda: 3)
     assert may_fork()
     assert len(publicity_notice_parts(summary=long_summary)) == 3
 
@@ -111,7 +111,7 @@ def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
 def test_one_part_when_short_or_when_this_thread_may_not_fork(
     long_summary: Summary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(publicity_views, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pdf_module, "usable_cores", lambda: 2)
     assert len(publicity_notice_parts(summary=long_summary)) == 1  # 92 rows < 2 × 250
     monkeypatch.setattr(publicity_views, "PUBLICITY_ROWS_PER_PART", 20)
     assert len(publicity_notice_parts(summary=long_summary)) == 2

@@ -4,6 +4,7 @@ and that nothing a user typed escapes into markup or makes the renderer fetch an
 from __future__ import annotations
 
 import io
+import re
 import socket
 import subprocess
 from datetime import date
@@ -16,6 +17,8 @@ from django.urls import reverse
 from django.utils import translation
 from openpyxl import load_workbook
 
+from points import pdf as pdf_module
+from points import reports
 from points.models import Member, PeriodKind
 from points.pdf import LocalOnlyFetcher, render_pdf
 from points.reports import XLSX_CONTENT_TYPE, ranking_columns, statement_context
@@ -241,7 +244,15 @@ def ranking_url(**query: Any) -> str:
     return reverse("reports:ranking") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
-def test_the_ranking_pdf_lists_members_in_rank_order(scored: Org, login: Any) -> None:
+@pytest.mark.parametrize("parts", [1, 3])
+def test_the_ranking_pdf_lists_members_in_rank_order(
+    scored: Org, login: Any, parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also laid out in parts side by side (a long ranking is): one document all the same,
+    every member once in rank order, the title once, pages numbered over the whole."""
+    if parts > 1:
+        monkeypatch.setattr(reports, "RANKING_ROWS_PER_PART", 2)
+        monkeypatch.setattr(pdf_module, "usable_cores", lambda: parts)
     response = login(scored.hr).get(ranking_url(kind="month", on="2026-11-20", format="pdf"))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -252,6 +263,12 @@ def test_the_ranking_pdf_lists_members_in_rank_order(scored: Org, login: Any) ->
     assert positions == sorted(positions)
     for total in ("560", "550", "530", "510"):
         assert total in text
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert len(pages) >= parts
+    for number, page in enumerate(pages, 1):
+        assert re.search(rf"\b{number}\s*/\s*{len(pages)}\s*$", page), page[-200:]
+    assert text.count("2026-11-01") == 1  # the facts table opens the first part only
+    assert [text.count(name) for name in ("李四", "张三")] == [1, 1]
 
 
 def test_the_ranking_xlsx(scored: Org, login: Any) -> None:
