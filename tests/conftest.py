@@ -91,6 +91,12 @@ def other_org(db: Any) -> Org:
 
 
 @pytest.fixture
+def committee2(org: Org) -> Member:
+    """A second committee member of ``org`` (sign-off needs a quorum of two)."""
+    return org.member(org.company, "acme-committee2", role=Role.COMMITTEE)
+
+
+@pytest.fixture
 def login(client: Client):  # type: ignore[no-untyped-def]
     """``login(member)`` logs the test client in as that member's user."""
 

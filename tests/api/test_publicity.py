@@ -41,7 +41,6 @@ from tests.flows.test_publicity import (
     _close_after_window,
     _published,
     _reexamine,
-    committee2,
     rule,
 )
 from tests.flows.test_publicity_queries import (
@@ -53,7 +52,7 @@ from tests.flows.test_publicity_queries import (
     _summaries,
 )
 
-__all__ = ["committee2", "rule"]  # fixtures, imported for pytest to find
+__all__ = ["rule"]  # a fixture, imported for pytest to find
 
 pytestmark = pytest.mark.django_db
 

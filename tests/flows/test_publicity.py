@@ -24,7 +24,6 @@ from flows.models import (
     SummaryStatus,
 )
 from points.models import AuditEvent, EntryKind, LedgerEntry, PeriodTotal
-from points.roles import Role
 from points.selectors.ledger import ledger_verify, member_statement, ranking_for_period
 from tests.conftest import Org
 from tests.factories import TEST_PASSWORD, RuleItemFactory
@@ -61,11 +60,6 @@ def rule(org: Org) -> Any:
         points_min=10,
         points_max=100,
     )
-
-
-@pytest.fixture
-def committee2(org: Org) -> Any:
-    return org.member(org.company, "acme-committee2", role=Role.COMMITTEE)
 
 
 def _approved(org: Org, rule: Any, member: Any, leader: Any, points: int, **extra: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,12 @@ from flows.publicity_views import PUBLICITY_PAGE, publicity_notice_parts
 from points import pdf as pdf_module
 from points.pdf import LocalOnlyFetcher, may_fork, parts_for, pdf_from_parts
 from tests.conftest import Org
-from tests.flows.test_publicity import _client, _published
-from tests.flows.test_publicity import committee2 as committee2
+from tests.flows.test_publicity import _client, _pdftotext, _published
 from tests.flows.test_publicity import rule as rule
 
 pytestmark = pytest.mark.django_db
 
 ROWS = 90
-
-
-def _pdftotext(pdf: bytes) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode()
 
 
 @pytest.fixture

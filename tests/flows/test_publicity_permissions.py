@@ -42,11 +42,10 @@ from tests.flows.test_publicity import (
     _submit,
     _task,
     _url,
-    committee2,
     rule,
 )
 
-__all__ = ["committee2", "rule"]  # fixtures, imported for pytest to find
+__all__ = ["rule"]  # a fixture, imported for pytest to find
 
 pytestmark = pytest.mark.django_db
 

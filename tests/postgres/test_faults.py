@@ -60,12 +60,12 @@ from points.models import (
     Reward,
     Veto,
 )
-from points.roles import Role
 from points.selectors.ledger import ledger_verify
 from points.services.ledger import PostingItem, ledger_post_batch
 from tests.conftest import Org
 from tests.factories import TEST_PASSWORD, RuleItemFactory
 from tests.flows.test_publicity import _close_after_window, _published
+from tests.flows.test_publicity import rule as rule
 
 pytestmark = pytest.mark.postgres
 
@@ -190,22 +190,6 @@ def test_a_database_error_in_the_middle_of_a_posting_writes_nothing(
     assert ledger_verify() == []
 
 
-@pytest.fixture
-def publicity_rule(org: Org) -> Any:
-    return RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
-
-
-@pytest.fixture
-def committee2(org: Org) -> Any:
-    return org.member(org.company, "acme-committee2", role=Role.COMMITTEE)
-
-
 @pytest.mark.parametrize(
     ("table", "event", "nth"),
     [
@@ -216,9 +200,9 @@ def committee2(org: Org) -> Any:
     ],
 )
 def test_a_database_error_while_closing_a_window_posts_nothing_until_the_retry(
-    org: Org, publicity_rule: Any, committee2: Any, table: str, event: str, nth: int
+    org: Org, rule: Any, committee2: Any, table: str, event: str, nth: int
 ) -> None:
-    summary = _published(org, publicity_rule, committee2)
+    summary = _published(org, rule, committee2)
     assert summary.window_ends_at is not None
     before = _state()
     with _fail_on(table, event, nth):
@@ -512,12 +496,12 @@ def _posted_keys() -> int:
 
 
 def test_a_worker_killed_while_posting_a_batch_posts_every_item_exactly_once(
-    org: Org, publicity_rule: Any, committee2: Any, tmp_path: Path
+    org: Org, rule: Any, committee2: Any, tmp_path: Path
 ) -> None:
     if not os.environ.get("REDIS_URL", "").startswith("redis://"):
         pytest.skip("needs Redis: make test runs this in its PostgreSQL + Redis pass")
     started = time.monotonic()
-    summary = _big_summary(org, publicity_rule, committee2)
+    summary = _big_summary(org, rule, committee2)
     items = list(summary.items.values_list("pk", "member_id", "amount"))
     expected: dict[int, int] = {}
     for _pk, member_id, amount in items:
