@@ -22,7 +22,7 @@ from flows.models import (
     Summary,
     SummaryStatus,
 )
-from flows.tasklock import task_row_locked
+from flows.tasklock import LockedView
 
 
 class ScopedViewMixin:
@@ -47,7 +47,7 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
         .Next(this.review)
     )
     review = (
-        flow.View(task_row_locked(views.DeclarationReviewView.as_view()))
+        LockedView(views.DeclarationReviewView.as_view())
         .Annotation(title=_("Review the declaration"))
         .Assign(this.current_reviewer)
         .Next(this.route)
@@ -59,7 +59,7 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
         .Default(this.end)
     )
     revise = (
-        flow.View(task_row_locked(views.DeclarationReviseView.as_view()))
+        LockedView(views.DeclarationReviseView.as_view())
         .Annotation(title=_("Revise the declaration"))
         .Assign(this.declarant)
         .Next(this.review)
@@ -114,7 +114,7 @@ class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
     )
     route = flow.Switch().Case(this.sign, this.needs_signature).Default(this.end)
     sign = (
-        flow.View(task_row_locked(views.NoticeSignView.as_view()))
+        LockedView(views.NoticeSignView.as_view())
         .Annotation(title=_("Sign the notice"))
         .Assign(this.signer)
         .Next(this.end)
@@ -151,7 +151,7 @@ class SummaryFlow(ScopedViewMixin, flow.Flow):
         .Next(this.prepare)
     )
     prepare = (
-        flow.View(task_row_locked(publicity_views.SummaryPrepareView.as_view()))
+        LockedView(publicity_views.SummaryPrepareView.as_view())
         .Annotation(title=_("Prepare the summary"))
         .Assign(this.hr_owner)
         .Next(this.signoff)
@@ -206,13 +206,13 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         .Next(this.reexamine)
     )
     reexamine = (
-        flow.View(task_row_locked(publicity_views.AppealReexamineView.as_view()))
+        LockedView(publicity_views.AppealReexamineView.as_view())
         .Annotation(title=_("Re-examine the appeal"))
         .Assign(this.hr_owner)
         .Next(this.rule)
     )
     rule = (
-        flow.View(task_row_locked(publicity_views.AppealRuleView.as_view()))
+        LockedView(publicity_views.AppealRuleView.as_view())
         .Annotation(title=_("Rule on the appeal"))
         .Permission("points.rule_appeal", obj=_appeal_organisation)
         .Next(this.end)
@@ -254,14 +254,14 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         .Next(this.approve)
     )
     approve = (
-        flow.View(task_row_locked(redemption_views.RedemptionApproveView.as_view()))
+        LockedView(redemption_views.RedemptionApproveView.as_view())
         .Annotation(title=_("Approve the redemption"))
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.approved)
     )
     approved = flow.Switch().Case(this.fulfil, this.is_approved).Default(this.end)
     fulfil = (
-        flow.View(task_row_locked(redemption_views.RedemptionFulfilView.as_view()))
+        LockedView(redemption_views.RedemptionFulfilView.as_view())
         .Annotation(title=_("Fulfil the redemption"))
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.end)

@@ -2,11 +2,11 @@
 
 Every way of acting on a human task takes the task's row lock before its service locks
 the record (declaration, notice, summary, appeal, redemption): the REST API in
-``flows.api.base.task_activation``, the pages through ``task_row_locked``, services that
-cancel a process's tasks (a member withdrawing a redemption) through ``task_rows_lock``,
-and the review deadline job. viewflow's own page locks nothing and writes the task row
-only at the end, so a page and an API call acting on one task at once took the two locks
-in opposite orders and deadlocked.
+``flows.api.base.task_activation``; the pages of ``LockedView`` nodes through
+``task_row_locked``; services that cancel a process's tasks (a member withdrawing a
+redemption) through ``task_rows_lock``; and the review deadline job. viewflow's own page
+locks nothing and writes the task row only at the end, so a page and an API call acting
+on one task at once took the two locks in opposite orders and deadlocked.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
+from viewflow.workflow import flow
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -59,3 +60,11 @@ def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
         return view(request, *args, **kwargs)
 
     return locked
+
+
+class LockedView(flow.View):  # type: ignore[misc]
+    """viewflow's View node whose page takes the task's row lock first
+    (``task_row_locked``). Every human task of our flows is one of these (a test checks)."""
+
+    def __init__(self, view: Callable[..., HttpResponseBase], **kwargs: Any) -> None:
+        super().__init__(task_row_locked(view), **kwargs)
