@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,8 +15,10 @@ from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.models import DeclarationItem
 from points.models import Member, Organisation, Period, RuleItem
 from points.periods import month_start, organisation_today
-from points.selectors.catalog import rule_item_applies_to_unit
+from points.selectors.catalog import rule_item_applies_to_unit, rule_items_marked_for_unit
 from points.selectors.ledger import member_cap_usage
+
+MAX_QUANTITY = 100  # of one item of a declaration or notice
 
 
 def check_event_date(day: date, organisation: Organisation) -> date:
@@ -69,9 +72,20 @@ class DeclarationItemForm(forms.ModelForm):
         self.pending = pending  # evidence bytes of earlier items in the same request
         rule_field = self.fields["rule_item"]
         assert isinstance(rule_field, forms.ModelChoiceField)
-        rule_field.queryset = RuleItem.objects.filter(organisation=member.organisation)
+        rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
+        quantity_field = self.fields["quantity"]
+        assert isinstance(quantity_field, forms.IntegerField)
+        # Checked here instead of by the model (see _get_validation_exclusions).
+        quantity_field.validators += [MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)]
+        quantity_field.widget.attrs.update(min=1, max=MAX_QUANTITY)
         self.fields["points"].required = False
         self.checked_evidence: list[CheckedEvidence] = []
+
+    def _get_validation_exclusions(self) -> Any:
+        # The form has checked these, against the organisation's catalog and with the
+        # model's bounds, before the model is validated: the model would read the rule
+        # again, and ask the database about the quantity's constraint.
+        return super()._get_validation_exclusions() | {"rule_item", "quantity"}
 
     def clean_rule_item(self) -> RuleItem:
         rule: RuleItem = self.cleaned_data["rule_item"]
@@ -80,7 +94,7 @@ class DeclarationItemForm(forms.ModelForm):
                 _("“%(rule)s” is no longer in force.") % {"rule": rule.name},
                 code="rule_inactive",
             )
-        if not rule_item_applies_to_unit(rule_item=rule, unit=self.member.unit):
+        if not rule.applies_here:  # type: ignore[attr-defined]
             raise ValidationError(
                 _("“%(rule)s” does not apply to %(unit)s.")
                 % {"rule": rule.name, "unit": self.member.unit.name},
@@ -149,7 +163,7 @@ class AwardNoticeForm(forms.Form):
         queryset=RuleItem.objects.none(), label=gettext_lazy("rule item")
     )
     quantity = forms.IntegerField(
-        min_value=1, max_value=100, initial=1, label=gettext_lazy("quantity")
+        min_value=1, max_value=MAX_QUANTITY, initial=1, label=gettext_lazy("quantity")
     )
     points = forms.IntegerField(required=False, label=gettext_lazy("points per unit"))
     event_date = forms.DateField(
@@ -166,7 +180,7 @@ class AwardNoticeForm(forms.Form):
         rule_field = self.fields["rule_item"]
         assert isinstance(members_field, forms.ModelMultipleChoiceField)
         assert isinstance(rule_field, forms.ModelChoiceField)
-        members_field.queryset = scope.exclude(pk=issuer.pk).order_by("name")
+        members_field.queryset = scope.exclude(pk=issuer.pk).select_related("unit").order_by("name")
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
 
     def clean_event_date(self) -> Any:
@@ -192,8 +206,13 @@ class AwardNoticeForm(forms.Form):
             )
         day = data.get("event_date")
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
+        in_scope: dict[int, bool] = {}  # by unit: the members of a notice share few units
         for member in data.get("members") or []:
-            if not rule_item_applies_to_unit(rule_item=rule, unit=member.unit):
+            if member.unit_id not in in_scope:
+                in_scope[member.unit_id] = rule_item_applies_to_unit(
+                    rule_item=rule, unit=member.unit
+                )
+            if not in_scope[member.unit_id]:
                 self.add_error(
                     "rule_item",
                     ValidationError(

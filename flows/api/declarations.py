@@ -52,7 +52,7 @@ from flows import views
 from flows.api.base import flow_start, idempotent, task_activation, task_claim
 from flows.api.catalog import caller
 from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, RedemptionFlow, SummaryFlow
-from flows.forms import AwardNoticeForm, DeclarationItemForm
+from flows.forms import MAX_QUANTITY, AwardNoticeForm, DeclarationItemForm
 from flows.models import (
     AwardNotice,
     Declaration,
@@ -357,7 +357,7 @@ class DeclarationItemInputSerializer(serializers.Serializer[Any]):
     """One claimed rule item, as the web form's item (validated by the same form)."""
 
     rule_item = serializers.IntegerField(help_text="A rule item of the catalog (`/rules/`).")
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     points = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -465,7 +465,7 @@ class AwardNoticeInputSerializer(serializers.Serializer[Any]):
         child=serializers.IntegerField(), help_text="Active members of the units you lead."
     )
     rule_item = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=1, max_value=100)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     points = serializers.IntegerField(
         required=False, allow_null=True, help_text="Per unit; omit for a rule with fixed points."
     )

@@ -222,7 +222,7 @@ def _bad_file() -> SimpleUploadedFile:
         ("idea", {"points": None}, {}, "points_required", "items.0.points"),
         ("idea", {"place": ""}, {}, "required", "items.0.place"),
         ("idea", {"rule_item": 10**9}, {}, "invalid_choice", "items.0.rule_item"),
-        ("idea", {"quantity": 0}, {}, "invalid", "items.0"),  # the model constraint
+        ("idea", {"quantity": 0}, {}, "min_value", "items.0.quantity"),
         ("praise", {}, {}, "evidence_required", "items.0.evidence"),
         ("praise", {}, {"items.0.evidence": "bad"}, "bad_type", "items.0.evidence"),
         ("idea", {}, {"evidence": "photo"}, "unexpected_file", "evidence"),

@@ -99,3 +99,32 @@ def test_a_notice_over_a_members_cap_is_refused(org: Org, post: Any) -> None:
     response = _issue(org.leader_a1, [org.worker_a1], rule)
     assert response.status_code == 200 and not AwardNotice.objects.exists()
     assert "迟到扣分" in response.content.decode()
+
+
+def test_checking_a_notice_does_not_read_per_member(org: Org, late: Any) -> None:
+    """The rule's scope is read once per unit, and the members come with their units."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from flows.forms import AwardNoticeForm
+    from flows.services import notice_scope
+
+    members = [org.worker_a1] + [org.member(org.team_a1, f"extra-{n}") for n in range(5)]
+
+    def queries(chosen: list[Any]) -> int:
+        form = AwardNoticeForm(
+            {
+                "members": [m.pk for m in chosen],
+                "rule_item": late.pk,
+                "quantity": 1,
+                "event_date": "2026-11-12",
+                "description": "早会迟到十分钟",
+            },
+            issuer=org.leader_a1,
+            scope=notice_scope(user=org.leader_a1.user),
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert form.is_valid(), form.errors
+        return len(captured)
+
+    assert queries(members[:1]) == queries(members)

@@ -96,6 +96,23 @@ def test_points_in_a_range_are_chosen_and_checked(org: Org, suggestion: Any) -> 
     assert form.is_valid(), form.errors
 
 
+@pytest.mark.parametrize("quantity", [0, -1, 101, 40000])
+def test_a_quantity_out_of_bounds_is_refused(org: Org, suggestion: Any, quantity: int) -> None:
+    form = _form(org, suggestion, points=20, quantity=quantity)
+    assert "确保该值" in _errors(form)  # Django's translated bound
+    assert list(form.errors) == ["quantity"]
+
+
+def test_the_form_checks_an_item_in_two_queries(
+    org: Org, suggestion: Any, django_assert_num_queries: Any
+) -> None:
+    """The rule with its scope, the closed-month check, nothing else: the model's own
+    validation does not read the rule again or ask the database about the quantity."""
+    form = _form(org, suggestion, points=20)
+    with django_assert_num_queries(2):
+        assert form.is_valid(), form.errors
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
