@@ -83,9 +83,10 @@ class DeclarationItemForm(forms.ModelForm):
 
     def _get_validation_exclusions(self) -> Any:
         # The form has checked these, against the organisation's catalog and with the
-        # model's bounds, before the model is validated: the model would read the rule
+        # quantity's bounds, before the model is validated: the model would read the rule
         # again, and ask the database about the quantity's constraint.
-        return super()._get_validation_exclusions() | {"rule_item", "quantity"}
+        exclusions: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
+        return exclusions | {"rule_item", "quantity"}
 
     def clean_rule_item(self) -> RuleItem:
         rule: RuleItem = self.cleaned_data["rule_item"]
