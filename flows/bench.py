@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.datastructures import MultiValueDict
 from viewflow import this
 from viewflow.workflow import flow
@@ -125,13 +125,15 @@ def _declare_and_approve(member: Member, rule: RuleItem, day: Any, tag: str) -> 
     )
     if not form.is_valid():
         raise RuntimeError(form.errors.as_text())
-    start = DeclarationFlow.start.activation_class.create(DeclarationFlow.start, None, None)
-    start.start(SimpleNamespace(user=member.user))
-    start.process.save()
-    declaration = declaration_submit(
-        user=member.user, member=member, item_forms=[form], process=start.process
-    )
-    start.execute()
+    # one transaction, as viewflow's start view runs a POST
+    with transaction.atomic():
+        start = DeclarationFlow.start.activation_class.create(DeclarationFlow.start, None, None)
+        start.start(SimpleNamespace(user=member.user))
+        start.process.save()
+        declaration = declaration_submit(
+            user=member.user, member=member, item_forms=[form], process=start.process
+        )
+        start.execute()
     task = DeclarationFlow.task_class.objects.get(
         process=start.process, flow_task=DeclarationFlow.review, status="ASSIGNED"
     )
