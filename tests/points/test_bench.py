@@ -11,6 +11,8 @@ from django.db import connection
 
 from points.selectors.ledger import ledger_verify
 
+ENGINE = "of which viewflow (all but our item form and services)"
+
 
 @pytest.mark.django_db(transaction=True)
 def test_bench_reports_figures_beside_baselines_as_json() -> None:
@@ -26,6 +28,9 @@ def test_bench_reports_figures_beside_baselines_as_json() -> None:
     # flows register their figures: the declaration flow beside a bare viewflow flow
     assert any(n.startswith("declarations/s, start") for n in names)
     assert any(n == "queries per declaration" for n in names)
+    cost = {f["name"].strip(): f["ours"] for f in figures if f["unit"] == "ms"}
+    total, engine = cost["ms per declaration (1 client)"], cost[ENGINE]
+    assert engine + cost["of which our item form and services"] == pytest.approx(total)
     pdf = next(f for f in figures if f["name"] == "publicity PDF of 1000 rows")
     assert pdf["unit"] == "ms" and pdf["baseline"] > 0
     concurrent = next(n for n in names if "4 clients" in n)
