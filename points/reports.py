@@ -121,7 +121,7 @@ class StatementLine:
     approver: str
 
 
-def _statement_member(request: HttpRequest, member_id: int | None) -> Member:
+def statement_member(request: HttpRequest, member_id: int | None) -> Member:
     """The member whose statement is asked for: one's own, or, for HR, any member of their
     organisation. Anything else is 404, so the existence of other members does not show."""
     viewer = member_for_user(user=request.user)
@@ -220,7 +220,7 @@ def statement_rows(lines: list[StatementLine]) -> list[list[Any]]:
 def statement_pdf(request: HttpRequest, member_id: int | None = None) -> HttpResponse:
     """The member's points statement for a week, month, quarter or year, as PDF; its
     entries as CSV or XLSX (``format=csv`` / ``format=xlsx``)."""
-    member = _statement_member(request, member_id)
+    member = statement_member(request, member_id)
     try:
         kind = _period_kind(request)
         day = _period_day(request, member.organisation, kind)

@@ -45,8 +45,8 @@ from points.periods import TOTAL_KINDS, organisation_today, period_end, period_s
 from points.reports import (
     RANKING_ROLES,
     RankingReport,
-    _statement_member,
     statement_context,
+    statement_member,
 )
 from points.roles import Role
 from points.selectors.ledger import (
@@ -338,7 +338,7 @@ class StatementView(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         # The web's rule, shared: the statement report's own check (404 for others).
-        member = _statement_member(cast(HttpRequest, request), params.get("member"))
+        member = statement_member(cast(HttpRequest, request), params.get("member"))
         kind = params["period"]
         day = params.get("on") or organisation_today(member.organisation)
         context = statement_context(member=member, kind=kind, on=day)
