@@ -8,19 +8,22 @@ or the file system, whatever text a user managed to put into it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import pickle
 import select
 import signal
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string
 
 #: The CJK font the documents ask for (Debian's fonts-wqy-zenhei).
@@ -127,6 +130,38 @@ def _child(html: str, write: int) -> None:  # pragma: no cover - runs in the for
         status = 1
     finally:
         os._exit(status)  # no atexit, no database connection closed under the parent
+
+
+@contextlib.contextmanager
+def fork_slots(wanted: int) -> Iterator[int]:
+    """Up to ``wanted`` slots for forked layouts, shared by every process of this user on
+    the machine: ``POINTS_PDF_FORK_SLOTS`` of them (default: one per usable core), each an
+    ``flock`` on a file in ``POINTS_PDF_SLOT_DIR`` (default: in the temporary directory;
+    the kernel frees a lock whose holder dies). Web workers that lay out long documents at
+    once fork no more layouts in all than there are slots; the parts left without a slot
+    are laid out by the asking process."""
+    count = settings.POINTS_PDF_FORK_SLOTS or usable_cores()
+    directory = settings.POINTS_PDF_SLOT_DIR or os.path.join(
+        tempfile.gettempdir(), f"points-pdf-slots-{os.getuid()}"
+    )
+    taken: list[int] = []
+    if wanted > 0:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    try:
+        for slot in range(count):
+            if len(taken) == wanted:
+                break
+            fd = os.open(os.path.join(directory, str(slot)), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            taken.append(fd)
+        yield len(taken)
+    finally:
+        for fd in taken:
+            os.close(fd)
 
 
 class _Forked:
@@ -247,8 +282,9 @@ def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None)
     is numbered "n / N" in the bottom-right margin box. ``page_rule`` is the documents'
     ``@page`` size and margins. A 1,000-row publicity notice takes about 60 % of the time
     of one layout on two cores. A forked part fetches through its own ``LocalOnlyFetcher``;
-    the URLs it refused are added to ``fetcher``. It adds no CPU work, only spreads it: a
-    busy server's cores are shared as they would be by as many one-core layouts."""
+    the URLs it refused are added to ``fetcher``. It adds no CPU work, only spreads it, and
+    no more forked layouts run on the machine at once than it has cores (``fork_slots``):
+    on a busy server the parts without a slot are laid out here, one after another."""
     from pypdf import PdfReader, PdfWriter
 
     fetcher = fetcher or _local_only_fetcher()()
@@ -258,14 +294,16 @@ def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None)
         pdfs = [pdf_from_html(html, fetcher) for html in htmls]
     else:
         deadline = time.monotonic() + PART_TIMEOUT_SECONDS
-        with _Forked() as forked:
-            for html in htmls[1:]:
+        with fork_slots(len(htmls) - 1) as slots, _Forked() as forked:
+            for html in htmls[1 : 1 + slots]:
                 forked.start(html)
-            pdfs = [pdf_from_html(htmls[0], fetcher)]
+            here = [pdf_from_html(html, fetcher) for html in (htmls[0], *htmls[1 + slots :])]
             answers = forked.answers(deadline)
+        pdfs = here[:1]
         for pdf, refused in answers:
             pdfs.append(pdf)
             fetcher.refused.extend(refused)
+        pdfs += here[1:]
     writer = PdfWriter()
     for pdf in pdfs:
         writer.append(PdfReader(io.BytesIO(pdf)))

@@ -201,6 +201,11 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # Bulk import of events and attendance (flows.imports): the largest file and row count.
 POINTS_IMPORT_MAX_MB = int(env("POINTS_IMPORT_MAX_MB", "10"))
 POINTS_IMPORT_MAX_ROWS = int(env("POINTS_IMPORT_MAX_ROWS", "50000"))
+# Long PDFs are laid out in parts in forked processes (points.pdf): how many such layouts
+# may run at once on this machine, over all web workers (default: one per usable core),
+# and the directory of their lock files (default: one in the temporary directory).
+POINTS_PDF_FORK_SLOTS = int(env("POINTS_PDF_FORK_SLOTS", "0")) or None
+POINTS_PDF_SLOT_DIR = env("POINTS_PDF_SLOT_DIR") or None
 
 VIEWFLOW: dict[str, object] = {}
 

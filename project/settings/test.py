@@ -1,5 +1,9 @@
 """Test settings: the embedded default unless DATABASE_URL points at PostgreSQL."""
 
+import atexit
+import shutil
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
@@ -18,3 +22,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missi
 # The test client's login() authenticates without a request, which django-axes refuses;
 # the lockout tests switch it on and log in through the form.
 AXES_ENABLED = False
+# Each test process its own forked-PDF slots, and a fixed number of them: the PDF-parts
+# tests fork as they expect whatever the machine's cores and the other test processes do.
+POINTS_PDF_FORK_SLOTS = 4
+POINTS_PDF_SLOT_DIR = tempfile.mkdtemp(prefix="points-test-pdf-slots-")
+atexit.register(shutil.rmtree, POINTS_PDF_SLOT_DIR, ignore_errors=True)

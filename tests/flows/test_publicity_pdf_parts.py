@@ -4,6 +4,7 @@ pages numbered "n / N", the title and the closing line once."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import threading
@@ -197,6 +198,46 @@ def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match="took too long"):
         pdf_from_parts(["<p>快</p>", "<p>慢</p>"], page_rule=PUBLICITY_PAGE)
     assert _forked_children() == []
+
+
+def _hold_slots(count: int) -> list[int]:
+    """Take ``count`` of the fork slots, as other web workers laying out PDFs would."""
+    from django.conf import settings
+
+    held = []
+    for slot in range(count):
+        fd = os.open(os.path.join(settings.POINTS_PDF_SLOT_DIR, str(slot)), os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(fd)
+    return held
+
+
+@pytest.mark.parametrize(("held", "forks"), [(0, 3), (3, 1), (4, 0)])
+def test_no_more_parts_are_forked_than_slots_are_free(
+    monkeypatch: pytest.MonkeyPatch, held: int, forks: int
+) -> None:
+    """4 slots, some held elsewhere: the parts without a slot are laid out here, and the
+    document reads the same, in order; every slot is free again afterwards."""
+    real_fork, forked = os.fork, []
+
+    def fork() -> int:
+        forked.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    htmls = [f"<p>第{n}部分</p>" for n in "一二三四"]
+    holding = _hold_slots(held)
+    try:
+        pdf = pdf_from_parts(htmls, page_rule=PUBLICITY_PAGE)
+    finally:
+        for fd in holding:
+            os.close(fd)
+    assert len(forked) == forks
+    pages = [page for page in _pdftotext(pdf).split("\f") if page.strip()]
+    assert [f"第{n}部分" in page for n, page in zip("一二三四", pages, strict=True)] == [True] * 4
+    assert re.sub(r"\s", "", pages[3].strip().splitlines()[-1]) == "4/4"
+    for fd in _hold_slots(4):  # none is left taken
+        os.close(fd)
 
 
 def test_urls_refused_in_a_forked_part_are_reported() -> None:
