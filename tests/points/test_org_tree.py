@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
-from points.models import MemberStatus
+from points.models import Member, MemberStatus
 from points.selectors.org import member_superior, members_in_scope, unit_ancestors, unit_subtree
 from tests.conftest import Org
 
@@ -24,6 +26,18 @@ def test_superior_of_a_unit_leader_is_the_leader_one_level_up(org: Org) -> None:
 
 def test_the_top_leader_has_no_superior(org: Org) -> None:
     assert member_superior(member=org.ceo) is None
+
+
+def test_the_superior_is_found_in_one_query_at_any_depth(
+    org: Org, django_assert_num_queries: Any
+) -> None:
+    """The member's unit and the units above it, with their leaders, in one read."""
+    worker = Member.objects.select_related("unit").get(pk=org.worker_a1.pk)
+    leader = Member.objects.select_related("unit").get(pk=org.leader_a1.pk)
+    with django_assert_num_queries(1):
+        assert member_superior(member=worker) == org.leader_a1
+    with django_assert_num_queries(1):
+        assert member_superior(member=leader) == org.leader_a
 
 
 def test_a_unit_without_a_leader_passes_to_the_next_leader_up(org: Org) -> None:
