@@ -63,9 +63,10 @@ def members_in_scope(*, unit: OrgUnit) -> QuerySet[Member]:
 
 def member_superior(*, member: Member) -> Member | None:
     """The member's direct superior: the leader of their unit, or, when the member leads that
-    unit (or it has no leader), the nearest leader further up the tree who is someone else."""
+    unit (or it has no leader), the nearest leader further up the tree who is someone else;
+    read with their login (who reviews, signs and is notified)."""
     ids = member.unit.ancestor_ids()  # the unit's own leader comes in the same query
-    by_id = OrgUnit.objects.select_related("leader").in_bulk(ids)
+    by_id = OrgUnit.objects.select_related("leader__user").in_bulk(ids)
     for unit in (by_id[pk] for pk in reversed(ids) if pk in by_id):
         leader = unit.leader
         if leader is not None and leader.pk != member.pk and leader.status == MemberStatus.ACTIVE:

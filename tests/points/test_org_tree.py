@@ -31,13 +31,16 @@ def test_the_top_leader_has_no_superior(org: Org) -> None:
 def test_the_superior_is_found_in_one_query_at_any_depth(
     org: Org, django_assert_num_queries: Any
 ) -> None:
-    """The member's unit and the units above it, with their leaders, in one read."""
+    """The member's unit and the units above it, with their leaders and their logins, in one
+    read."""
     worker = Member.objects.select_related("unit").get(pk=org.worker_a1.pk)
     leader = Member.objects.select_related("unit").get(pk=org.leader_a1.pk)
     with django_assert_num_queries(1):
-        assert member_superior(member=worker) == org.leader_a1
+        superior = member_superior(member=worker)
+        assert superior == org.leader_a1 and superior.user == org.leader_a1.user
     with django_assert_num_queries(1):
-        assert member_superior(member=leader) == org.leader_a
+        superior = member_superior(member=leader)
+        assert superior == org.leader_a and superior.user == org.leader_a.user
 
 
 def test_a_unit_without_a_leader_passes_to_the_next_leader_up(org: Org) -> None:
