@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -15,7 +16,11 @@ from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.models import DeclarationItem
 from points.models import Member, Organisation, Period, RuleItem
 from points.periods import month_start, organisation_today
-from points.selectors.catalog import rule_item_applies_to_unit, rule_items_marked_for_unit
+from points.selectors.catalog import (
+    rule_item_applies_to_unit,
+    rule_items_for_unit,
+    rule_items_marked_for_unit,
+)
 from points.selectors.ledger import member_cap_usage
 
 MAX_QUANTITY = 100  # of one item of a declaration or notice
@@ -72,7 +77,12 @@ class DeclarationItemForm(forms.ModelForm):
         self.pending = pending  # evidence bytes of earlier items in the same request
         rule_field = self.fields["rule_item"]
         assert isinstance(rule_field, forms.ModelChoiceField)
+        # The form accepts any rule of the catalog, to say why one may not be used; the
+        # list offers only those that may.
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
+        offered = ModelChoiceIterator(rule_field)
+        offered.queryset = rule_items_for_unit(unit=member.unit)
+        rule_field.widget.choices = offered
         quantity_field = self.fields["quantity"]
         assert isinstance(quantity_field, forms.IntegerField)
         # Checked here instead of by the model (see _get_validation_exclusions).

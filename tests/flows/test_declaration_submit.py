@@ -4,6 +4,7 @@ writes nothing; a good one is stored with its evidence under generated names."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from typing import Any
 
@@ -136,6 +137,22 @@ def test_an_inactive_or_out_of_scope_rule_is_refused(org: Org, suggestion: Any) 
     )
     other.units.set([org.dept_b])
     assert "不适用于" in _errors(_form(org, other))
+
+
+def test_the_form_offers_only_the_rules_that_may_be_used(
+    org: Org, praise: Any, suggestion: Any
+) -> None:
+    from tests.flows.test_declaration_flow import START, _client
+
+    suggestion.active = False
+    suggestion.save()
+    other = RuleItemFactory(organisation=org.organisation, name="乙部门专项")
+    other.units.set([org.dept_b])
+    ours = RuleItemFactory(organisation=org.organisation, name="甲部门专项")
+    ours.units.set([org.dept_a])
+    html = _client(org.worker_a1).get(START).content.decode()
+    offered = re.findall(r'<option value="(\d+)"', html.split('name="items-0-rule_item"')[1])
+    assert sorted(map(int, offered)) == sorted([praise.pk, ours.pk])
 
 
 def test_missing_evidence_is_refused(org: Org, praise: Any) -> None:
