@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import ModelChoiceIterator
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -60,6 +61,18 @@ class EvidenceField(forms.FileField):
         return [super(EvidenceField, self).clean(f, initial) for f in files]
 
 
+class _OfferedRules(ModelChoiceIterator):
+    """The rules a unit's members may use, read only when the list is drawn."""
+
+    def __init__(self, field: forms.ModelChoiceField, unit: Any) -> None:
+        self.field = field
+        self.unit = unit
+
+    @cached_property
+    def queryset(self) -> Any:  # type: ignore[override]
+        return rule_items_for_unit(unit=self.unit)
+
+
 class DeclarationItemForm(forms.ModelForm):
     evidence = EvidenceField(label=gettext_lazy("evidence (photos or PDF)"), required=False)
 
@@ -80,9 +93,7 @@ class DeclarationItemForm(forms.ModelForm):
         # The form accepts any rule of the catalog, to say why one may not be used; the
         # list offers only those that may.
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
-        offered = ModelChoiceIterator(rule_field)
-        offered.queryset = rule_items_for_unit(unit=member.unit)
-        rule_field.widget.choices = offered
+        rule_field.widget.choices = _OfferedRules(rule_field, member.unit)
         quantity_field = self.fields["quantity"]
         assert isinstance(quantity_field, forms.IntegerField)
         # Checked here instead of by the model (see _get_validation_exclusions).
