@@ -33,6 +33,10 @@ admin.site.site_header = _("Points system administration")
 admin.site.site_title = _("Points system")
 admin.site.index_title = _("Administration")
 
+#: Filters list only values the admin's (scoped) rows use: HR of one organisation never
+#: sees another organisation's name, or its prize tables, in the sidebar.
+RelatedOnly = admin.RelatedOnlyFieldListFilter
+
 
 class ImportExportModelAdmin(_ImportExportModelAdmin):
     """Spreadsheets only: CSV and XLSX."""
@@ -126,14 +130,14 @@ class PolicyAdmin(OrganisationScopedAdmin):
 @admin.register(AuthorityTier)
 class AuthorityTierAdmin(OrganisationScopedAdmin):
     list_display = ("organisation", "level", "name", "max_points")
-    list_filter = ("organisation",)
+    list_filter = (("organisation", RelatedOnly),)
 
 
 @admin.register(OrgUnit)
 class OrgUnitAdmin(OrganisationScopedAdmin, ImportExportModelAdmin):
     resource_classes = [OrgUnitResource]
     list_display = ("indented_name", "code", "kind", "leader", "authority_tier", "organisation")
-    list_filter = ("organisation", "kind")
+    list_filter = (("organisation", RelatedOnly), "kind")
     search_fields = ("code", "name")
     raw_id_fields = ("leader",)
     list_select_related = ("leader", "authority_tier", "organisation")
@@ -147,7 +151,7 @@ class OrgUnitAdmin(OrganisationScopedAdmin, ImportExportModelAdmin):
 class MemberAdmin(OrganisationScopedAdmin, ImportExportModelAdmin):
     resource_classes = [MemberResource]
     list_display = ("employee_no", "name", "kind", "unit", "position", "status", "user")
-    list_filter = ("organisation", "status", "kind", "education")
+    list_filter = (("organisation", RelatedOnly), "status", "kind", "education")
     search_fields = ("employee_no", "name", "user__username")
     raw_id_fields = ("user",)
     list_select_related = ("unit", "user")
@@ -170,7 +174,7 @@ class RuleItemAdmin(OrganisationScopedAdmin, ImportExportModelAdmin, SimpleHisto
         "veto",
         "active",
     )
-    list_filter = ("organisation", "category", "kind", "active", "veto")
+    list_filter = (("organisation", RelatedOnly), "category", "kind", "active", "veto")
     search_fields = ("code", "name")
     filter_horizontal = ("units",)
 
@@ -219,7 +223,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "approved_by",
         "idempotency_key",
     )
-    list_filter = ("kind", "organisation")
+    list_filter = ("kind", ("organisation", RelatedOnly))
     search_fields = ("member__name", "member__employee_no", "idempotency_key")
     list_select_related = ("member", "rule_item", "approved_by")
     date_hierarchy = "booked_on"
@@ -228,7 +232,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ("member", "lifetime_total", "redeemable", "frozen", "flagged_for_review")
-    list_filter = ("frozen", "flagged_for_review", "organisation")
+    list_filter = ("frozen", "flagged_for_review", ("organisation", RelatedOnly))
     search_fields = ("member__name", "member__employee_no")
     list_select_related = ("member",)
 
@@ -248,7 +252,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(FixedPointRule)
 class FixedPointRuleAdmin(OrganisationScopedAdmin):
     list_display = ("factor", "value", "points", "organisation")
-    list_filter = ("organisation", "factor")
+    list_filter = (("organisation", RelatedOnly), "factor")
 
 
 @admin.register(Attendance)

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from points.admin import OrganisationScopedAdmin, ReadOnlyAdmin
+from points.admin import OrganisationScopedAdmin, ReadOnlyAdmin, RelatedOnly
 from points.models import PrizeAward, PrizeBasis, PrizeTable, PrizeTier, Reward
 from points.pictures import MAX_PICTURE_BYTES, picture_check
 from points.roles import Role
@@ -64,7 +64,7 @@ class RewardAdmin(OrganisationScopedAdmin):
         "active_until",
         "organisation",
     )
-    list_filter = ("organisation", "kind", "active")
+    list_filter = (("organisation", RelatedOnly), "kind", "active")
     search_fields = ("name",)
     filter_horizontal = ("units", "roles")
 
@@ -99,7 +99,7 @@ class PrizeTierInline(admin.TabularInline):
 class PrizeTableAdmin(OrganisationScopedAdmin):
     inlines = [PrizeTierInline]
     list_display = ("name", "period_kind", "group", "basis", "unit", "active", "organisation")
-    list_filter = ("organisation", "period_kind", "group", "basis", "active")
+    list_filter = (("organisation", RelatedOnly), "period_kind", "group", "basis", "active")
     search_fields = ("name",)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -120,7 +120,7 @@ class PrizeAwardAdmin(ReadOnlyAdmin):
         "paid_at",
         "paid_by",
     )
-    list_filter = ("paid", "period_kind", "table")
+    list_filter = ("paid", "period_kind", ("table", RelatedOnly))
     search_fields = ("member__name", "member__employee_no", "prize")
     list_select_related = ("table", "member", "paid_by")
     actions = ["mark_paid"]

@@ -113,3 +113,34 @@ def test_new_organisation_gets_default_policy(other_org: Org) -> None:
     assert policy.publicity_window_days == 7
     assert policy.summary_period == "month"
     assert policy.year_end_reset is False
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "points/authoritytier",
+        "points/orgunit",
+        "points/member",
+        "points/ruleitem",
+        "points/reward",
+        "points/prizetable",
+        "points/prizeaward",
+    ],
+)
+def test_the_filter_sidebar_names_only_the_own_organisation(
+    org: Org, other_org: Org, login: Any, changelist: str
+) -> None:
+    """Django builds a foreign key's filter choices from every row; ours from the rows the
+    (scoped) list shows. (The ledger, accounts and fixed-point rules are kept by nobody but
+    a superuser in the admin.)"""
+    from points.models import PrizeTable
+
+    for owner in (org, other_org):
+        PrizeTable.objects.create(organisation=owner.organisation, name=f"{owner.organisation.code}-奖励表")
+    other_org.organisation.name = "别家公司"
+    other_org.organisation.save()
+    pages = [login(who).get(f"/admin/{changelist}/") for who in (org.admin, org.hr)]
+    shown = [page.content.decode() for page in pages if page.status_code == 200]
+    assert shown, "the organisation's admin or HR keeps these rows"
+    for html in shown:
+        assert "别家公司" not in html and "other-奖励表" not in html
