@@ -38,6 +38,24 @@ def caller(request: Request) -> Member:
     return member
 
 
+def my_units(request: Any) -> QuerySet[OrgUnit]:
+    """The caller's organisation's units: the choices of a unit filter. An id of another
+    organisation is refused like one that does not exist (400), so a filter never tells
+    which ids exist elsewhere."""
+    member = member_for_user(user=getattr(request, "user", None))
+    if member is None:
+        return OrgUnit.objects.none()
+    return OrgUnit.objects.filter(organisation_id=member.organisation_id)
+
+
+def my_members(request: Any) -> QuerySet[Member]:
+    """The caller's organisation's members: the choices of a member filter (as ``my_units``)."""
+    member = member_for_user(user=getattr(request, "user", None))
+    if member is None:
+        return Member.objects.none()
+    return Member.objects.filter(organisation_id=member.organisation_id)
+
+
 # --- members and units ---------------------------------------------------------------------
 
 
@@ -58,9 +76,7 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
 class MemberFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=gettext_lazy("Search"), method="search")
     unit = django_filters.ModelChoiceFilter(
-        label=gettext_lazy("unit and its sub-units"),
-        queryset=OrgUnit.objects.all(),
-        method="in_unit",
+        label=gettext_lazy("unit and its sub-units"), queryset=my_units, method="in_unit"
     )
     status = django_filters.ChoiceFilter(choices=MemberStatus.choices)
     kind = django_filters.ChoiceFilter(choices=MemberKind.choices)
@@ -116,11 +132,19 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet[Member]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class OrgUnitFilter(django_filters.FilterSet):
+    parent = django_filters.ModelChoiceFilter(queryset=my_units)
+
+    class Meta:
+        model = OrgUnit
+        fields = ["parent", "kind"]
+
+
 class OrgUnitViewSet(viewsets.ReadOnlyModelViewSet[OrgUnit]):
     """The org tree of your organisation, parents before children."""
 
     serializer_class = OrgUnitSerializer
-    filterset_fields = ["parent", "kind"]
+    filterset_class = OrgUnitFilter
 
     def get_queryset(self) -> QuerySet[OrgUnit]:
         if getattr(self, "swagger_fake_view", False):

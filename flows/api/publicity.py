@@ -34,7 +34,7 @@ from flows.api.base import (
     open_tasks_prefetch,
     task_activation,
 )
-from flows.api.catalog import caller
+from flows.api.catalog import caller, my_members, my_units
 from flows.api.errors import Conflict
 from flows.evidence import CheckedEvidence, evidence_check_uploads, evidence_store
 from flows.flows import AppealFlow, SummaryFlow
@@ -66,11 +66,11 @@ from flows.publicity import (
     summary_visible_to,
 )
 from flows.publicity_views import signoff_waiting
-from points.models import Member, OrgUnit
+from points.models import OrgUnit
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
-from points.selectors.org import member_for_user, user_roles
+from points.selectors.org import user_roles
 
 PUBLISHED = [SummaryStatus.PUBLICITY, SummaryStatus.POSTED]
 
@@ -140,20 +140,6 @@ class _WithOpenTask(serializers.Serializer[Any]):
 
 def _visible_summaries(request: Any) -> QuerySet[Summary]:
     return summary_visible_to(user=getattr(request, "user", None))
-
-
-def _my_units(request: Any) -> QuerySet[OrgUnit]:
-    member = member_for_user(user=getattr(request, "user", None))
-    if member is None:
-        return OrgUnit.objects.none()
-    return OrgUnit.objects.filter(organisation_id=member.organisation_id)
-
-
-def _my_members(request: Any) -> QuerySet[Member]:
-    member = member_for_user(user=getattr(request, "user", None))
-    if member is None:
-        return Member.objects.none()
-    return Member.objects.filter(organisation_id=member.organisation_id)
 
 
 # --- summaries ---------------------------------------------------------------------------------
@@ -295,7 +281,7 @@ class SignSerializer(serializers.Serializer[Any]):
 
 class SummaryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=SummaryStatus.choices)
-    scope = django_filters.ModelChoiceFilter(label=gettext_lazy("scope"), queryset=_my_units)
+    scope = django_filters.ModelChoiceFilter(label=gettext_lazy("scope"), queryset=my_units)
     awaiting_my_vote = django_filters.BooleanFilter(
         label=gettext_lazy("waiting for my sign-off"), method="awaiting"
     )
@@ -434,7 +420,7 @@ class SummaryViewSet(
 
 class SummaryItemFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=ItemStatus.choices)
-    member = django_filters.ModelChoiceFilter(label=gettext_lazy("member"), queryset=_my_members)
+    member = django_filters.ModelChoiceFilter(label=gettext_lazy("member"), queryset=my_members)
     flagged = django_filters.BooleanFilter(
         label=gettext_lazy("with anomalies"), method="with_flags"
     )

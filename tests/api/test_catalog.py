@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rest_framework.authtoken.models import Token
 
 from points.models import AuditEvent
@@ -135,3 +136,36 @@ def test_an_unknown_api_path_is_a_json_404_and_pages_stay_html(org: Org, api: An
     assert codes(response) == ["not_found"]
     page = api(org.worker_a1).get("/no-such-page/")
     assert page.status_code in (302, 404) and "json" not in page.get("Content-Type", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "target"),
+    [
+        ("members/", "unit", "dept_a"),
+        ("units/", "parent", "dept_a"),
+        ("redemptions/", "member", "worker_a1"),
+        ("redemptions/", "reward", "reward"),
+        ("summaries/", "scope", "dept_a"),
+    ],
+)
+def test_a_filter_on_another_organisations_id_is_refused_as_a_missing_one(
+    org: Org, other_org: Org, api: Any, path: str, param: str, target: str
+) -> None:
+    """The same 400 as for an id that exists nowhere: a filter does not tell which ids
+    exist in other organisations."""
+    from points.models import Reward
+
+    def pk(owner: Org) -> int:
+        if target == "reward":
+            return Reward.objects.create(
+                organisation=owner.organisation, name="保温杯", kind="gift", points_cost=200
+            ).pk
+        return int(getattr(owner, target).pk)
+
+    mine, theirs = pk(org), pk(other_org)
+    client = api(org.hr)
+    assert client.get(f"{V1}{path}", {param: mine}).status_code == 200
+    elsewhere = client.get(f"{V1}{path}", {param: theirs})
+    nowhere = client.get(f"{V1}{path}", {param: 10**9})
+    assert (elsewhere.status_code, codes(elsewhere)) == (400, codes(nowhere))
+    assert nowhere.status_code == 400
