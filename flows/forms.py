@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -15,10 +16,11 @@ from django.utils.translation import gettext_lazy
 
 from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.models import DeclarationItem
-from points.models import Member, Organisation, Period, RuleItem
+from points.models import Member, Organisation, OrgUnit, Period, RuleItem
 from points.periods import month_start, organisation_today
 from points.selectors.catalog import (
     rule_item_applies_to_unit,
+    rule_items_for_any_unit,
     rule_items_for_unit,
     rule_items_marked_for_unit,
 )
@@ -61,16 +63,17 @@ class EvidenceField(forms.FileField):
         return [super(EvidenceField, self).clean(f, initial) for f in files]
 
 
-class _OfferedRules(ModelChoiceIterator):
-    """The rules a unit's members may use, read only when the list is drawn."""
+class _Offered(ModelChoiceIterator):
+    """A choice list narrower than what its field accepts (the field accepts more so that
+    it can say why a choice may not be used), read only when the list is drawn."""
 
-    def __init__(self, field: forms.ModelChoiceField, unit: Any) -> None:
+    def __init__(self, field: forms.ModelChoiceField, offered: Callable[[], Any]) -> None:
         self.field = field
-        self.unit = unit
+        self.offered = offered
 
     @cached_property
     def queryset(self) -> Any:  # type: ignore[override]
-        return rule_items_for_unit(unit=self.unit)
+        return self.offered()
 
 
 class DeclarationItemForm(forms.ModelForm):
@@ -93,7 +96,9 @@ class DeclarationItemForm(forms.ModelForm):
         # The form accepts any rule of the catalog, to say why one may not be used; the
         # list offers only those that may.
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
-        rule_field.widget.choices = _OfferedRules(rule_field, member.unit)
+        rule_field.widget.choices = _Offered(
+            rule_field, lambda: rule_items_for_unit(unit=member.unit)
+        )
         quantity_field = self.fields["quantity"]
         assert isinstance(quantity_field, forms.IntegerField)
         # Checked here instead of by the model (see _get_validation_exclusions).
@@ -204,6 +209,12 @@ class AwardNoticeForm(forms.Form):
         assert isinstance(rule_field, forms.ModelChoiceField)
         members_field.queryset = scope.exclude(pk=issuer.pk).select_related("unit").order_by("name")
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
+        rule_field.widget.choices = _Offered(  # those that apply to somebody in the scope
+            rule_field,
+            lambda: rule_items_for_any_unit(
+                units=OrgUnit.objects.filter(pk__in=scope.values("unit_id"))
+            ),
+        )
 
     def clean_event_date(self) -> Any:
         return check_event_date(self.cleaned_data["event_date"], self.issuer.organisation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
@@ -9,11 +10,16 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from points.models import OrgUnit, RuleItem
 
 
-def _for_unit(unit: OrgUnit) -> Q:
-    """A rule item's scope takes in ``unit``: it names no unit (every unit), or the unit or
-    a unit above it."""
+def _for_units(units: Iterable[OrgUnit]) -> Q:
+    """A rule item's scope takes in one of ``units``: it names no unit (every unit), or one
+    of them or a unit above one."""
+    ids = {pk for unit in units for pk in unit.ancestor_ids()}
     limited = RuleItem.units.through.objects.filter(ruleitem_id=OuterRef("pk"))
-    return ~Exists(limited) | Exists(limited.filter(orgunit_id__in=unit.ancestor_ids()))
+    return ~Exists(limited) | Exists(limited.filter(orgunit_id__in=sorted(ids)))
+
+
+def _for_unit(unit: OrgUnit) -> Q:
+    return _for_units([unit])
 
 
 def rule_items_for_unit(*, unit: OrgUnit, include_inactive: bool = False) -> QuerySet[RuleItem]:
@@ -23,6 +29,19 @@ def rule_items_for_unit(*, unit: OrgUnit, include_inactive: bool = False) -> Que
     if not include_inactive:
         items = items.filter(active=True)
     return items.filter(_for_unit(unit)).order_by("category", "code")
+
+
+def rule_items_for_any_unit(*, units: QuerySet[OrgUnit]) -> QuerySet[RuleItem]:
+    """Rule items in force that apply to members of at least one of ``units`` (all of one
+    organisation): what a leader may award or deduct to somebody in their scope."""
+    rows = list(units.only("pk", "organisation_id", "path"))
+    if not rows:
+        return RuleItem.objects.none()
+    return (
+        RuleItem.objects.filter(organisation_id=rows[0].organisation_id, active=True)
+        .filter(_for_units(rows))
+        .order_by("category", "code")
+    )
 
 
 def rule_items_marked_for_unit(*, unit: OrgUnit) -> QuerySet[RuleItem]:

@@ -128,3 +128,23 @@ def test_checking_a_notice_does_not_read_per_member(org: Org, late: Any) -> None
         return len(captured)
 
     assert queries(members[:1]) == queries(members)
+
+
+def test_the_notice_form_offers_only_rules_for_somebody_in_the_scope(
+    org: Org, late: Any
+) -> None:
+    """leader_a leads 甲部门 and its teams: a rule for 乙部门 only is not offered, one for a
+    team below or a unit above is; an inactive one is not."""
+    import re
+
+    elsewhere = RuleItemFactory(organisation=org.organisation, name="乙部门专项")
+    elsewhere.units.set([org.dept_b])
+    team = RuleItemFactory(organisation=org.organisation, name="甲一班组专项")
+    team.units.set([org.team_a1])
+    company = RuleItemFactory(organisation=org.organisation, name="全公司专项")
+    company.units.set([org.company])
+    RuleItemFactory(organisation=org.organisation, name="作废", active=False)
+    html = _client(org.leader_a).get(START).content.decode()
+    select = html.split('name="rule_item"')[1].split("</select>")[0]
+    offered = {int(pk) for pk in re.findall(r'<option value="(\d+)"', select)}
+    assert offered == {late.pk, team.pk, company.pk}
