@@ -101,13 +101,17 @@ class DeclarantForm(forms.Form):
         queryset=Member.objects.none(), label=gettext_lazy("declare for")
     )
 
-    def __init__(self, *args: Any, choices: list[Member], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, choices: list[Member], chosen: Member | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["member"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Member.objects.filter(pk__in=[m.pk for m in choices])
-        if len(choices) == 1:
-            field.initial = choices[0].pk
+        field.initial = (chosen or choices[0]).pk
+        if len(choices) > 1:
+            field.widget.attrs["data-declare-for"] = ""
+            field.help_text = _("The rules and caps below are this member's: choose them first.")
 
 
 class DeclarationStartView(View):
@@ -115,40 +119,59 @@ class DeclarationStartView(View):
 
     template_name = "flows/declaration_start.html"
 
-    def _context(self, request: HttpRequest, declarant: DeclarantForm, items: Any) -> Any:
-        member = member_for_user(user=request.user)
-        caps = (
-            member_cap_usage(member=member, day=organisation_today(member.organisation))
-            if member
-            else []
-        )
+    def _context(
+        self, request: HttpRequest, declarant: DeclarantForm, items: Any, member: Member
+    ) -> Any:
         return render(
             request,
             self.template_name,
             {
                 "declarant": declarant,
                 "items": items,
-                "caps": caps,
+                "member": member,
+                "own": member.user_id == request.user.pk,
+                "caps": member_cap_usage(
+                    member=member, day=organisation_today(member.organisation)
+                ),
                 "activation": request.activation,  # type: ignore[attr-defined]
             },
         )
 
+    @staticmethod
+    def _chosen(request: HttpRequest, choices: list[Member]) -> Member:
+        """Whom the page declares for: the member chosen (``?member=``) if the user may
+        declare for them, else the user, else the first they may declare for. The item
+        forms offer that member's rules and the page shows that member's caps."""
+        by_pk = {str(m.pk): m for m in choices}
+        me = member_for_user(user=request.user)
+        return (
+            by_pk.get(request.GET.get("member", ""))
+            or (by_pk.get(str(me.pk)) if me else None)
+            or choices[0]
+        )
+
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         choices = declarable_members(request.user)
-        declarant = DeclarantForm(choices=choices)
-        return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
+        member = self._chosen(request, choices)
+        declarant = DeclarantForm(choices=choices, chosen=member)
+        items = ItemForms(member=member, prefix="items")
+        return self._context(request, declarant, items, member)
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         choices = declarable_members(request.user)
-        declarant = DeclarantForm(request.POST, choices=choices)
+        declarant = DeclarantForm(
+            request.POST, choices=choices, chosen=self._chosen(request, choices)
+        )
         if not declarant.is_valid():
-            return self._context(request, declarant, ItemForms(member=choices[0], prefix="items"))
+            member = self._chosen(request, choices)
+            items = ItemForms(member=member, prefix="items")
+            return self._context(request, declarant, items, member)
         member = declarant.cleaned_data["member"]
         items = ItemForms(
             request.POST, request.FILES, member=member, uploader=request.user, prefix="items"
         )
         if not items.is_valid():
-            return self._context(request, declarant, items)
+            return self._context(request, declarant, items, member)
         if not declaration_may_submit_for(user=request.user, member=member):
             raise PermissionDenied
         activation = request.activation  # type: ignore[attr-defined]
@@ -162,7 +185,7 @@ class DeclarationStartView(View):
             )
         except ValidationError as error:
             declarant.add_error(None, error)
-            return self._context(request, declarant, items)
+            return self._context(request, declarant, items, member)
         activation.execute()
         messages.success(
             request,

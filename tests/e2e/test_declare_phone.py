@@ -73,3 +73,25 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         screenshot(page, "declare/05-decided")
 
     assert Declaration.objects.get().status == "approved"
+
+
+def test_a_recorder_choosing_a_member_gets_that_members_rules(
+    live_server: Any, e2e_org: Org
+) -> None:
+    """The declare-for list reloads the page for the member chosen (flows/declare.js)."""
+    team_only = RuleItemFactory(organisation=e2e_org.organisation, name="甲一班组专项")
+    team_only.units.set([e2e_org.team_a1])
+    recorder, worker = e2e_org.recorder.user.username, e2e_org.worker_a1
+
+    with browser_page() as page:
+        login(page, live_server.url, recorder)
+        page.goto(f"{live_server.url}/declarations/declaration/start/")
+        rules = "select[name=items-0-rule_item] option"
+        assert "甲一班组专项" not in page.locator(rules).all_inner_texts()
+        page.select_option("select[name=member]", str(worker.pk))
+        page.wait_for_url(re.compile(rf".*\?member={worker.pk}$"))
+        settled(page)
+        assert any("甲一班组专项" in text for text in page.locator(rules).all_inner_texts())
+        assert page.input_value("select[name=member]") == str(worker.pk)
+        assert fits_width(page)
+        screenshot(page, "declare/06-recorder-chose-a-member")

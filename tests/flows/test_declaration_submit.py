@@ -151,8 +151,43 @@ def test_the_form_offers_only_the_rules_that_may_be_used(
     ours = RuleItemFactory(organisation=org.organisation, name="甲部门专项")
     ours.units.set([org.dept_a])
     html = _client(org.worker_a1).get(START).content.decode()
-    offered = re.findall(r'<option value="(\d+)"', html.split('name="items-0-rule_item"')[1])
-    assert sorted(map(int, offered)) == sorted([praise.pk, ours.pk])
+    assert _offered(html) == {praise.pk, ours.pk}
+    assert "data-declare-for" not in html  # nobody else to declare for
+
+
+def _offered(html: str) -> set[int]:
+    select = html.split('name="items-0-rule_item"')[1].split("</select>")[0]
+    return {int(pk) for pk in re.findall(r'<option value="(\d+)"', select)}
+
+
+def test_a_recorder_sees_the_rules_and_caps_of_the_member_they_declare_for(
+    org: Org, praise: Any
+) -> None:
+    """The recorder (甲部门) chooses a member (?member=, set by the page's script when the
+    list changes): the item list offers that member's rules, the caps are theirs, and a
+    member outside the recorder's scope is not taken."""
+    from tests.flows.test_declaration_flow import START, _client, _declare
+
+    team_only = RuleItemFactory(organisation=org.organisation, name="甲一班组专项", cap_per_day=100)
+    team_only.units.set([org.team_a1])
+    client = _client(org.recorder)
+    mine = client.get(START).content.decode()
+    assert _offered(mine) == {praise.pk} and "data-declare-for" in mine
+    theirs = client.get(START, {"member": org.worker_a1.pk}).content.decode()
+    assert _offered(theirs) == {praise.pk, team_only.pk}
+    assert f'<option value="{org.worker_a1.pk}" selected>' in theirs
+    assert f"{org.worker_a1.name}的上限使用情况" in theirs
+    outsider = client.get(START, {"member": org.worker_b.pk}).content.decode()
+    assert _offered(outsider) == {praise.pk} and org.worker_b.name not in outsider
+    # a refused item is shown again with the chosen member's rules
+    again = _declare(
+        org.recorder, team_only, for_member=org.worker_a1, client=client, description=""
+    )
+    assert again.status_code == 200 and _offered(again.content.decode()) == {
+        praise.pk,
+        team_only.pk,
+    }
+    assert not Declaration.objects.exists()
 
 
 def test_missing_evidence_is_refused(org: Org, praise: Any) -> None:
