@@ -264,6 +264,18 @@ class LedgerEntry(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger entries are append-only: post a reversal instead")
 
+    @property
+    def spends_only(self) -> bool:
+        """A change of the redeemable balance alone (a redemption, its refund, a reset):
+        pages show ``redeemable_delta`` for it, not the ranking points' 0."""
+        return self.amount == 0 and self.redeemable_delta != 0
+
+    @property
+    def change_shown(self) -> int:
+        """The number a statement line shows: the points, or for ``spends_only`` entries
+        the change of the redeemable balance."""
+        return self.redeemable_delta if self.spends_only else self.amount
+
 
 class Period(models.Model):
     """A month of an organisation; a closed month accepts no entries."""

@@ -237,6 +237,9 @@ def test_open_declarations_appeals_and_redemptions_are_listed(
     assert "保温杯" in redemptions[:800] and "120" in redemptions[:800]
     # A redemption spends the redeemable balance (not the ranking total, by default).
     assert _figure(html, "balance") == "380" and _figure(html, "lifetime") == "500"
+    # ... and its line in the history says so, in red, not "+0"
+    line = next(row for row in _history(html).split("<tr")[1:] if "保温杯" in row)
+    assert "pts-kind-deduction" in line and "-120 <small>可兑换积分</small>" in line
 
 
 def _prize_table(org: Org, name: str, tiers: list[tuple[int, str, int]], **fields: Any) -> Any:

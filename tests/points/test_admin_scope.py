@@ -136,7 +136,9 @@ def test_the_filter_sidebar_names_only_the_own_organisation(
     from points.models import PrizeTable
 
     for owner in (org, other_org):
-        PrizeTable.objects.create(organisation=owner.organisation, name=f"{owner.organisation.code}-奖励表")
+        PrizeTable.objects.create(
+            organisation=owner.organisation, name=f"{owner.organisation.code}-奖励表"
+        )
     other_org.organisation.name = "别家公司"
     other_org.organisation.save()
     pages = [login(who).get(f"/admin/{changelist}/") for who in (org.admin, org.hr)]

@@ -363,3 +363,17 @@ def test_the_ranking_reads_a_bounded_number_of_queries(
     with django_assert_max_num_queries(10):
         response = client.get(ranking_url(on="2026-11-20", format=fmt, unit=scored.dept_a.pk))
     assert response.status_code == 200
+
+
+def test_a_redemption_line_shows_the_points_spent(chinese: Org, login: Any) -> None:
+    """A redemption changes the redeemable balance only: its line shows that change, not 0."""
+    from flows.redemption import redemption_request
+    from points.models import Reward
+
+    cup = Reward.objects.create(
+        organisation=chinese.organisation, name="保温杯", points_cost=120, stock=3
+    )
+    redemption_request(user=chinese.worker_a1.user, reward_id=cup.pk)
+    response = login(chinese.worker_a1).get(statement_url(kind="month"))
+    text = squeezed(pdf_text(response.content))
+    assert "-120可兑换积分" in text and "+0" not in text
