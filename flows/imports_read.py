@@ -45,7 +45,9 @@ class Column:
 
     @property
     def label(self) -> str:
-        return self.headers[0] if self.required else f"{self.headers[0]}（{_('optional')}）"
+        if self.required:
+            return self.headers[0]
+        return _("%(column)s (optional)") % {"column": self.headers[0]}
 
 
 def max_bytes() -> int:

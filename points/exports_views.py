@@ -152,7 +152,11 @@ def ledger_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
             "filter": filterset,
             "count": selected.count(),
             "columns": ledger_columns(),
-            "preview": list(ledger_export_rows(selected[:PREVIEW_ROWS], organisation=organisation)),
+            # each cell with its column's title: a phone shows a row as labelled lines
+            "preview": [
+                list(zip(ledger_columns(), row, strict=True))
+                for row in ledger_export_rows(selected[:PREVIEW_ROWS], organisation=organisation)
+            ],
             "query": query.urlencode(),
         },
     )

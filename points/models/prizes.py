@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .ledger import PeriodKind
 from .org import Member, Organisation, OrgUnit
@@ -90,7 +91,10 @@ class PrizeTier(models.Model):
         PrizeTable, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("prize table")
     )
     place = models.PositiveSmallIntegerField(
-        _("place"), null=True, blank=True, help_text=_("For a table by rank: 1 is the first.")
+        pgettext_lazy("prize", "place"),
+        null=True,
+        blank=True,
+        help_text=_("For a table by rank: 1 is the first."),
     )
     min_points = models.IntegerField(
         _("minimum points"),
@@ -141,7 +145,7 @@ class PrizeAward(models.Model):
     period_kind = models.CharField(_("period"), max_length=10, choices=PeriodKind.choices)
     period_start = models.DateField(_("period start"))
     period_end = models.DateField(_("period end"))
-    place = models.PositiveSmallIntegerField(_("place"), null=True, blank=True)
+    place = models.PositiveSmallIntegerField(pgettext_lazy("prize", "place"), null=True, blank=True)
     total = models.IntegerField(_("points in the period"))
     prize = models.CharField(_("prize"), max_length=200)
     amount = models.DecimalField(

@@ -536,3 +536,8 @@ def test_the_demo_leaves_one_completed_import() -> None:
         n.status == NoticeStatus.APPROVED and n.issuer.user.username == "hr1" for n in notices
     )
     assert NoticeItem.objects.filter(notice__in=notices, pool_month__isnull=False).count() == 6
+
+
+def test_the_import_page_names_the_optional_columns_in_chinese(org: Org) -> None:
+    html = _client(org.hr).get(_url("index")).content.decode()
+    assert "备注（可选）" in html and "optional" not in html

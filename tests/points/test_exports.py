@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from typing import Any
 
@@ -147,6 +148,9 @@ def test_the_ledger_page_shows_the_count_and_the_first_entries(booked: Org, logi
     text = response.content.decode()
     assert 'id="ledger-count"' in text and "李四" in text and "张三" not in text
     assert "format=csv" in text and "format=xlsx" in text
+    # each cell is labelled with its column, for the phone's one-card-per-row layout
+    name_cell = re.search(r'<td data-label="([^"]+)">李四</td>', text)
+    assert name_cell and name_cell.group(1) in text.split("<thead>")[1].split("</thead>")[0]
 
 
 @pytest.mark.parametrize("who", ["worker_a1", "leader_a", "committee", "recorder", "admin"])

@@ -194,6 +194,7 @@ def test_hr_lists_the_winners_and_marks_a_prize_paid(org: Org, won: PrizeAward) 
     page = client.get("/shop/prizes/")
     assert page.status_code == 200
     assert "acme-worker-a1" in page.content.decode()
+    assert "<th>名次</th>" in page.content.decode()  # the rank, not the 地点 of an event
     assert client.post(f"/shop/prizes/{won.pk}/paid/").status_code == 302
     won.refresh_from_db()
     assert won.paid and won.paid_at is not None and won.paid_by == org.hr.user
