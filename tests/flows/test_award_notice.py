@@ -130,9 +130,7 @@ def test_checking_a_notice_does_not_read_per_member(org: Org, late: Any) -> None
     assert queries(members[:1]) == queries(members)
 
 
-def test_the_notice_form_offers_only_rules_for_somebody_in_the_scope(
-    org: Org, late: Any
-) -> None:
+def test_the_notice_form_offers_only_rules_for_somebody_in_the_scope(org: Org, late: Any) -> None:
     """leader_a leads 甲部门 and its teams: a rule for 乙部门 only is not offered, one for a
     team below or a unit above is; an inactive one is not."""
     import re
