@@ -38,3 +38,28 @@ class AuditDenialsMiddleware:
                 reason = data["errors"][0].get("message", "")
             audit_denial(request=request, reason=reason)
         return response
+
+
+class SiteForEveryPageMiddleware:
+    """Pages outside the viewflow Site's URLs (the reports, the notification settings, the
+    evidence download's 403) are drawn by the same base template, which takes the theme
+    and the menu from ``request.resolver_match.site``: give them our Site too, so that no
+    page loses the colours or the way back. The admin and the API have their own look."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> None:
+        match = request.resolver_match
+        if match is None or getattr(match, "site", None) is not None:
+            return
+        if request.path_info.startswith((API_PREFIX, "/admin/")):
+            return
+        from project.site import site
+
+        match.site = site  # type: ignore[attr-defined]

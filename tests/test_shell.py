@@ -101,3 +101,23 @@ def test_logout_ends_the_session(org: Org, login: Any) -> None:
     client = login(org.worker_a1)
     client.post(reverse("logout"))
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/notifications/", 200),
+        ("/reports/statement/form/", 200),
+        ("/reports/ledger/", 403),  # HR's: refused to a member, on a page of ours
+    ],
+)
+def test_pages_outside_the_flows_have_the_theme_and_the_menu(
+    org: Org, login: Any, url: str, status: int
+) -> None:
+    response = login(org.worker_a1).get(url)
+    assert response.status_code == status
+    html = response.content.decode()
+    assert "--mdc-theme-primary: #b71c1c" in html  # our colours
+    assert "Django Material" not in html and "积分制管理" in html  # our name in the title
+    if status == 200:  # (a refusal is viewflow's lock screen, as everywhere in the app)
+        assert 'class="vf-page__menu mdc-drawer' in html and 'href="/points/' in html

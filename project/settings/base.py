@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "project.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "viewflow.middleware.SiteMiddleware",
+    "project.middleware.SiteForEveryPageMiddleware",
     "viewflow.middleware.HotwireTurboMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
