@@ -42,3 +42,6 @@ class FlowsConfig(AppConfig):
         from points.views import HOME_CONTEXT
 
         HOME_CONTEXT.append(home_context)
+        from flows.flows import inbox_home_context
+
+        HOME_CONTEXT.append(inbox_home_context)

@@ -288,3 +288,38 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         from flows.redemption import redemption_visible_to
 
         return redemption_visible_to(user=user)
+
+
+#: Each flow's inbox, in the order the home page lists them.
+INBOXES = (
+    (DeclarationFlow, "declarations:declaration:inbox"),
+    (AwardNoticeFlow, "declarations:awardnotice:inbox"),
+    (SummaryFlow, "publicity:summary:inbox"),
+    (AppealFlow, "publicity:appeal:inbox"),
+    (RedemptionFlow, "shop:redemption:inbox"),
+)
+
+
+def inbox_home_context(user: Any) -> dict[str, Any]:
+    """The home page's task buttons: one per flow the user has tasks in, each to that
+    flow's inbox (one count over every flow sent HR to an empty declaration inbox), and
+    the declarations' count for the leader's button."""
+    from django.db.models import Count
+    from django.urls import reverse
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    counts = dict(
+        Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED)
+        .values_list("process__flow_class")
+        .annotate(n=Count("pk"))
+        .values_list("process__flow_class", "n")
+    )
+    return {
+        "inboxes": [
+            (flow_class.process_title, reverse(url), counts[flow_class])
+            for flow_class, url in INBOXES
+            if counts.get(flow_class)
+        ],
+        "declaration_tasks": counts.get(DeclarationFlow, 0),
+    }

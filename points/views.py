@@ -8,8 +8,6 @@ from typing import Any
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import QuerySet
 from django.views.generic import ListView, TemplateView
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
 from points.filters import RuleItemFilter
 from points.models import RuleItem
@@ -39,7 +37,6 @@ class HomeView(TemplateView):
             Role=Role,
             role_labels=[label for value, label in Role.choices if value in roles],
             led_units=list(member.led_units.all()) if member else [],
-            open_tasks=Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED).count(),
         )
         for provider in HOME_CONTEXT:
             context.update(provider(user))

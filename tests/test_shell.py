@@ -121,3 +121,28 @@ def test_pages_outside_the_flows_have_the_theme_and_the_menu(
     assert "Django Material" not in html and "积分制管理" in html  # our name in the title
     if status == 200:  # (a refusal is viewflow's lock screen, as everywhere in the app)
         assert 'class="vf-page__menu mdc-drawer' in html and 'href="/points/' in html
+
+
+def test_home_lists_each_flow_with_tasks_and_links_to_its_inbox(org: Org, login: Any) -> None:
+    """leader_a1 has a declaration to review; leader_a a notice above leader_a1's tier to
+    sign: each is sent to the inbox that holds the task."""
+    from tests.factories import AuthorityTierFactory, RuleItemFactory
+    from tests.flows.test_award_notice import _issue
+    from tests.flows.test_declaration_flow import _declare
+
+    rule = RuleItemFactory(organisation=org.organisation, kind="deduction", points_min=5)
+    org.team_a1.authority_tier = AuthorityTierFactory(
+        organisation=org.organisation, level=1, max_points=20
+    )
+    org.team_a1.save()
+    _declare(org.worker_a1, RuleItemFactory(organisation=org.organisation, points_min=5))
+    _issue(org.leader_a1, [org.worker_a1], rule, quantity=10)
+    reviewer = login(org.leader_a1).get("/").content.decode()
+    tasks = reviewer.split('id="my-tasks"')[1].split("</section>")[0]
+    assert 'href="/declarations/declaration/inbox/"' in tasks and "积分申报：待办 1 项" in tasks
+    assert "待办（1 项）" in reviewer  # the leader's inbox button counts declarations
+    signer = login(org.leader_a).get("/").content.decode()
+    tasks = signer.split('id="my-tasks"')[1].split("</section>")[0]
+    assert 'href="/declarations/awardnotice/inbox/"' in tasks and "奖扣分通知单：待办 1 项" in tasks
+    assert "declaration/inbox" not in tasks and "待办（0 项）" in signer
+    assert 'id="my-tasks"' not in login(org.worker_a1).get("/").content.decode()
