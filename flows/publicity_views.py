@@ -49,7 +49,7 @@ from points.pdf import html_in_parts, pdf_from_parts
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
-from points.selectors.org import member_for_user, user_roles
+from points.selectors.org import member_for_user, member_name_of, user_roles
 
 __all__ = ["may_run_summary"]
 
@@ -565,6 +565,7 @@ class SummaryListView(ListView):
         return (
             summary_visible_to(user=self.request.user)
             .select_related("scope", "created_by")
+            .annotate(created_by_name=member_name_of("created_by"))
             .order_by("-created_at", "-pk")
         )
 

@@ -34,7 +34,7 @@ from points.models import Member, MemberStatus
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import member_cap_usage
-from points.selectors.org import member_for_user, members_in_scope, user_roles
+from points.selectors.org import member_for_user, member_name_of, members_in_scope, user_roles
 
 MAX_ITEMS = 5
 
@@ -337,6 +337,7 @@ class MyDeclarationsView(ListView):
         return (
             declaration_visible_to(user=self.request.user)
             .select_related("member", "member__unit", "reviewer")
+            .annotate(reviewer_name=member_name_of("reviewer"))
             .prefetch_related("items__rule_item")
             .order_by("-created_at", "-pk")
         )

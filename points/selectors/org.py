@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from points.models import Member, MemberKind, MemberStatus, Organisation, OrgUnit
 from points.roles import Role
@@ -24,6 +24,16 @@ def member_for_user(*, user: Any) -> Member | None:
         ) or (Member.objects.select_related("organisation", "unit").filter(user=user).first())
         setattr(user, _CACHE_ATTR, member)
     return getattr(user, _CACHE_ATTR)
+
+
+def member_name_of(user_ref: str) -> Subquery:
+    """For ``annotate``: the name of the person member whose login is in the field
+    ``user_ref`` (e.g. ``"reviewer"``): lists show people by name, not by username."""
+    return Subquery(
+        Member.objects.filter(user_id=OuterRef(user_ref), kind=MemberKind.PERSON)
+        .order_by("pk")
+        .values("name")[:1]
+    )
 
 
 def organisation_for_user(*, user: Any) -> Organisation | None:

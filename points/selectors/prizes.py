@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from points.models import Member, Organisation, PrizeAward
+from points.selectors.org import member_name_of
 
 
 def prize_awards_for_member(*, member: Member) -> QuerySet[PrizeAward]:
@@ -23,6 +24,7 @@ def prize_awards_for_organisation(
     awards = PrizeAward.objects.filter(organisation=organisation)
     if paid is not None:
         awards = awards.filter(paid=paid)
+    awards = awards.annotate(paid_by_name=member_name_of("paid_by"))
     return awards.select_related("table", "member__unit", "paid_by").order_by(
         "paid", "-period_start", "table__name", "place", "-total", "pk"
     )

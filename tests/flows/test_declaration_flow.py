@@ -246,3 +246,14 @@ def test_the_form_shows_how_close_the_member_is_to_each_cap(org: Org, post: Any)
     html = _client(org.worker_a1).get(START).content.decode()
     caps = html[html.index('id="caps"') :]
     assert "好人好事" in caps and "5 / 10" in caps and "10 / 30" in caps
+
+
+def test_lists_name_people_not_logins(org: Org) -> None:
+    """The declarations list shows the reviewer's name, not their username."""
+    org.leader_a1.name = "王组长"
+    org.leader_a1.save()
+    rule = RuleItemFactory(organisation=org.organisation, points_min=5, points_max=5)
+    _declare(org.worker_a1, rule)
+    html = _client(org.worker_a1).get("/declarations/declaration/").content.decode()
+    row = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "王组长" in row and org.leader_a1.user.username not in row

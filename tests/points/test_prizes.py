@@ -198,6 +198,9 @@ def test_hr_lists_the_winners_and_marks_a_prize_paid(org: Org, won: PrizeAward) 
     assert client.post(f"/shop/prizes/{won.pk}/paid/").status_code == 302
     won.refresh_from_db()
     assert won.paid and won.paid_at is not None and won.paid_by == org.hr.user
+    org.hr.name = "人事小李"
+    org.hr.save()
+    assert "人事小李" in client.get("/shop/prizes/").content.decode()  # by name, not login
     assert AuditEvent.objects.filter(action="prizes.paid", member=org.worker_a1).exists()
     # Twice is refused with a message; nothing changes.
     paid_at = won.paid_at
