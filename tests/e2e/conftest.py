@@ -71,6 +71,19 @@ def fits_width(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
+def small_targets(page: Any, selector: str, least: int = 40) -> list[str]:
+    """The visible elements matching ``selector`` less than ``least`` px tall: too small
+    for a finger. Each is named by its tag, name or text."""
+    found: list[str] = page.evaluate(
+        """([selector, least]) => [...document.querySelectorAll(selector)]
+            .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < least)
+            .map(e => `${e.tagName} ${e.name || e.textContent.trim().slice(0, 20)}`
+                      + ` ${Math.round(e.getBoundingClientRect().height)}px`)""",
+        [selector, least],
+    )
+    return found
+
+
 def see(page: Any, *texts: str) -> None:
     """Assert the page shows every text, waiting (up to the page's timeout) for it to render."""
     from playwright.sync_api import expect

@@ -13,7 +13,16 @@ from PIL import Image
 
 from flows.models import Declaration
 from tests.conftest import Org
-from tests.e2e.conftest import ARTIFACTS, browser_page, fits_width, login, screenshot, see, settled
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    browser_page,
+    fits_width,
+    login,
+    screenshot,
+    see,
+    settled,
+    small_targets,
+)
 from tests.factories import RuleItemFactory
 
 pytestmark = pytest.mark.e2e
@@ -53,6 +62,8 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         page.set_input_files("input[name=items-0-evidence]", str(photo))
         screenshot(page, "declare/01-start")
         assert fits_width(page)
+        fields = "form.pts-form input:not([type=hidden]):not([type=file]), form.pts-form select"
+        assert small_targets(page, f"{fields}, form.pts-form button") == []
         page.click("form.pts-form button[type=submit]")
         page.wait_for_url(lambda url: "/start/" not in url)
         settled(page)
@@ -66,6 +77,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         settled(page)
         see(page, "顾客来电表扬服务周到")
         screenshot(page, "declare/04-review")
+        assert small_targets(page, "form.pts-form label:has(input[type=radio])") == []
         page.check("input[name=action][value=approve]")
         page.click("form.pts-form button[type=submit]")
         page.wait_for_url(lambda url: "/execute/" not in url)
