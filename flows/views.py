@@ -216,6 +216,8 @@ class ReviewForm(forms.Form):
                     label=f"{rule.name} ({rule.points_min}–{rule.points_max})",
                     initial=item.approved_points or item.points,
                     required=False,
+                    min_value=rule.points_min,
+                    max_value=rule.points_max,
                 )
 
     def adjusted(self) -> dict[int, int]:

@@ -124,7 +124,11 @@ def test_adjust_within_the_range_needs_a_reason(org: Org, rules: dict[str, Any])
     response = _decide(org.leader_a1, "approve", **{str(item.pk): 60})
     assert response.status_code == 200 and "理由" in response.content.decode()
     response = _decide(org.leader_a1, "approve", **{str(item.pk): 120}, reason="x")
-    assert "10" in response.content.decode() and response.status_code == 200
+    assert response.status_code == 200
+    html = response.content.decode()  # said at the field, which also bounds the number
+    assert "确保该值小于或等于100" in html and 'max="100"' in html and 'min="10"' in html
+    item.refresh_from_db()
+    assert item.approved_points is None
     _decide(org.leader_a1, "approve", reason="效果一般", **{str(item.pk): 60})
     item.refresh_from_db()
     assert item.approved_points == 60 and item.adjustment_reason == "效果一般"
