@@ -34,7 +34,13 @@ from points.models import Member, MemberStatus
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import member_cap_usage
-from points.selectors.org import member_for_user, member_name_of, members_in_scope, user_roles
+from points.selectors.org import (
+    member_for_user,
+    member_name_of,
+    members_in_scope,
+    members_without_superior,
+    user_roles,
+)
 
 MAX_ITEMS = 5
 
@@ -49,7 +55,9 @@ def declarable_members(user: Any) -> list[Member]:
     if member is None:
         return []
     if Role.RECORDER in user_roles(user=user):
-        return list(members_in_scope(unit=member.unit).select_related("unit").order_by("name"))
+        scope = list(members_in_scope(unit=member.unit).select_related("unit").order_by("name"))
+        unreviewable = members_without_superior(members=scope) - {member.pk}
+        return [m for m in scope if m.pk not in unreviewable]
     return [member]
 
 

@@ -71,6 +71,26 @@ def members_in_scope(*, unit: OrgUnit) -> QuerySet[Member]:
     )
 
 
+def members_without_superior(*, members: list[Member]) -> set[int]:
+    """Of ``members`` (of one organisation, with their units), the ids of those who have no
+    direct superior with a login (as ``member_superior`` finds one): nobody could review
+    what is declared for them. One query for any number of members."""
+    if not members:
+        return set()
+    leaders = dict(
+        OrgUnit.objects.filter(
+            organisation_id=members[0].organisation_id,
+            leader__status=MemberStatus.ACTIVE,
+            leader__user__isnull=False,
+        ).values_list("pk", "leader_id")
+    )
+    return {
+        member.pk
+        for member in members
+        if not any(leaders.get(pk) not in (None, member.pk) for pk in member.unit.ancestor_ids())
+    }
+
+
 def member_superior(*, member: Member) -> Member | None:
     """The member's direct superior: the leader of their unit, or, when the member leads that
     unit (or it has no leader), the nearest leader further up the tree who is someone else;

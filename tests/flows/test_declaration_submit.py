@@ -236,3 +236,14 @@ def test_a_recorder_declares_for_members_in_scope_only(org: Org, suggestion: Any
     with pytest.raises(PermissionDenied):
         declaration_submit(user=org.worker_b.user, member=org.worker_a1, item_forms=[form])
     assert Declaration.objects.count() == 1
+
+
+def test_a_recorder_is_not_offered_members_nobody_could_review(org: Org) -> None:
+    """A recorder at the top: the CEO has nobody above to review a declaration."""
+    from points.roles import Role
+    from tests.flows.test_declaration_flow import START, _client
+
+    top = org.member(org.company, "acme-top-recorder", role=Role.RECORDER)
+    html = _client(top).get(START).content.decode()
+    offered = html.split('name="member"')[1].split("</select>")[0]
+    assert f'value="{org.worker_b.pk}"' in offered and f'value="{org.ceo.pk}"' not in offered

@@ -99,3 +99,17 @@ def test_leader_role_follows_leadership(org: Org) -> None:
     org.dept_b.save()
     assert user.groups.filter(name="leader").exists()
     assert not org.leader_b.user.groups.filter(name="leader").exists()
+
+
+def test_members_without_a_superior_are_found_in_one_query(
+    org: Org, django_assert_num_queries: Any
+) -> None:
+    from points.selectors.org import members_without_superior
+
+    org.leader_b.status = MemberStatus.LEFT  # 乙部门's leader has left: the CEO is next
+    org.leader_b.save()
+    members = list(Member.objects.select_related("unit").filter(organisation=org.organisation))
+    with django_assert_num_queries(1):
+        nobody_above = members_without_superior(members=members)
+    assert nobody_above == {m.pk for m in members if member_superior(member=m) is None}
+    assert org.ceo.pk in nobody_above and org.worker_b.pk not in nobody_above
