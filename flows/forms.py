@@ -24,7 +24,7 @@ from points.selectors.catalog import (
     rule_items_for_unit,
     rule_items_marked_for_unit,
 )
-from points.selectors.ledger import member_cap_usage
+from points.selectors.ledger import rule_cap_usage
 
 MAX_QUANTITY = 100  # of one item of a declaration or notice
 
@@ -239,8 +239,11 @@ class AwardNoticeForm(forms.Form):
             )
         day = data.get("event_date")
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
+        members = list(data.get("members") or [])
+        capped = bool(rule.cap_per_day or rule.cap_per_month) and day is not None
+        usages = rule_cap_usage(rule=rule, members=members, day=day) if day and capped else {}
         in_scope: dict[int, bool] = {}  # by unit: the members of a notice share few units
-        for member in data.get("members") or []:
+        for member in members:
             if member.unit_id not in in_scope:
                 in_scope[member.unit_id] = rule_item_applies_to_unit(
                     rule_item=rule, unit=member.unit
@@ -255,10 +258,8 @@ class AwardNoticeForm(forms.Form):
                     ),
                 )
                 break
-            if day is not None and (rule.cap_per_day or rule.cap_per_month):
-                usage = next(
-                    u for u in member_cap_usage(member=member, day=day) if u.rule.pk == rule.pk
-                )
+            if capped:
+                usage = usages[member.pk]
                 over_day = rule.cap_per_day and usage.used_today + amount > rule.cap_per_day
                 over_month = (
                     rule.cap_per_month and usage.used_this_month + amount > rule.cap_per_month

@@ -656,7 +656,6 @@ def member_cap_usage(*, member: Member, day: date) -> list[CapUsage]:
     today and this month (net of reversals of daily entries), as the posting caps count."""
     from django.db.models import Q
 
-    from points.models import EntryKind
     from points.selectors.catalog import rule_items_for_unit
 
     rules = list(
@@ -666,26 +665,45 @@ def member_cap_usage(*, member: Member, day: date) -> list[CapUsage]:
     )
     if not rules:
         return []
-    begin = period_start(PeriodKind.MONTH, day)
-    rows = (
-        LedgerEntry.objects.filter(
-            member=member,
-            rule_item__in=rules,
-            effective_date__gte=begin,
-            effective_date__lte=period_end(PeriodKind.MONTH, begin),
-        )
-        .filter(
-            Q(kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
-            | Q(kind=EntryKind.REVERSAL, reverses__kind__in=[EntryKind.DAILY, EntryKind.CORRECTION])
-        )
-        .values_list("rule_item_id", "effective_date")
-        .annotate(net=Sum("amount"))
-        .order_by()
+    rows = _capped_entries(day, member=member, rule_item__in=rules).values_list(
+        "rule_item_id", "effective_date"
     )
+    today, month = _cap_sums(rows.annotate(net=Sum("amount")).order_by(), day)
+    return [CapUsage(rule, abs(today[rule.pk]), abs(month[rule.pk])) for rule in rules]
+
+
+def rule_cap_usage(*, rule: Any, members: list[Member], day: date) -> dict[int, CapUsage]:
+    """``member_cap_usage`` of one rule for many members (a notice's), by member id, in
+    one query."""
+    rows = _capped_entries(day, member__in=members, rule_item=rule).values_list(
+        "member_id", "effective_date"
+    )
+    today, month = _cap_sums(rows.annotate(net=Sum("amount")).order_by(), day)
+    return {m.pk: CapUsage(rule, abs(today[m.pk]), abs(month[m.pk])) for m in members}
+
+
+def _capped_entries(day: date, **lookups: Any) -> QuerySet[LedgerEntry]:
+    """The entries the caps count in ``day``'s month: daily entries and corrections, net
+    of their reversals."""
+    from django.db.models import Q
+
+    from points.models import EntryKind
+
+    begin = period_start(PeriodKind.MONTH, day)
+    counted = [EntryKind.DAILY, EntryKind.CORRECTION]
+    return LedgerEntry.objects.filter(
+        effective_date__gte=begin,
+        effective_date__lte=period_end(PeriodKind.MONTH, begin),
+        **lookups,
+    ).filter(Q(kind__in=counted) | Q(kind=EntryKind.REVERSAL, reverses__kind__in=counted))
+
+
+def _cap_sums(rows: Any, day: date) -> tuple[dict[int, int], dict[int, int]]:
+    """(key, effective date, net) rows summed by key: on ``day`` and in its month."""
     today: dict[int, int] = defaultdict(int)
     month: dict[int, int] = defaultdict(int)
-    for rule_id, effective, net in rows:
-        month[rule_id] += net or 0
+    for key, effective, net in rows:
+        month[key] += net or 0
         if effective == day:
-            today[rule_id] += net or 0
-    return [CapUsage(rule, abs(today[rule.pk]), abs(month[rule.pk])) for rule in rules]
+            today[key] += net or 0
+    return today, month

@@ -101,8 +101,14 @@ def test_a_notice_over_a_members_cap_is_refused(org: Org, post: Any) -> None:
     assert "迟到扣分" in response.content.decode()
 
 
-def test_checking_a_notice_does_not_read_per_member(org: Org, late: Any) -> None:
-    """The rule's scope is read once per unit, and the members come with their units."""
+@pytest.mark.parametrize("cap_per_day", [None, 100])
+def test_checking_a_notice_does_not_read_per_member(
+    org: Org, late: Any, cap_per_day: int | None
+) -> None:
+    """The rule's scope is read once per unit, the members come with their units, and a
+    capped rule's usage is read for all the members at once."""
+    late.cap_per_day = cap_per_day
+    late.save()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
