@@ -54,6 +54,7 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
     )
     route = (
         flow.Switch()
+        .Annotation(title=_("Routing by the outcome"))
         .Case(this.review, this.is_escalated)
         .Case(this.revise, this.is_returned)
         .Default(this.end)
@@ -64,7 +65,7 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
         .Assign(this.declarant)
         .Next(this.review)
     )
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Finished"))
 
     def visible_to(self, user: Any) -> Any:
         from flows.services import declaration_visible_to
@@ -112,14 +113,19 @@ class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
         .Available(lambda user: views.may_issue_notice(user))
         .Next(this.route)
     )
-    route = flow.Switch().Case(this.sign, this.needs_signature).Default(this.end)
+    route = (
+        flow.Switch()
+        .Annotation(title=_("Routing by the outcome"))
+        .Case(this.sign, this.needs_signature)
+        .Default(this.end)
+    )
     sign = (
         LockedView(views.NoticeSignView.as_view())
         .Annotation(title=_("Sign the notice"))
         .Assign(this.signer)
         .Next(this.end)
     )
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Finished"))
 
     def _notice(self, activation: Any) -> AwardNotice:
         return AwardNotice.objects.get(process_id=activation.process.pk)
@@ -157,10 +163,15 @@ class SummaryFlow(ScopedViewMixin, flow.Flow):
         .Next(this.signoff)
     )
     signoff = flow.Handle().Annotation(title=_("Committee sign-off")).Next(this.signed)
-    signed = flow.Switch().Case(this.publicity, this.is_published).Default(this.prepare)
+    signed = (
+        flow.Switch()
+        .Annotation(title=_("Routing by the outcome"))
+        .Case(this.publicity, this.is_published)
+        .Default(this.prepare)
+    )
     publicity = flow.Timer(this.window_end).Annotation(title=_("Publicity window")).Next(this.post)
     post = flow.Function(this.post_items).Annotation(title=_("Post to the ledger")).Next(this.end)
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Finished"))
 
     def _summary(self, activation: Any) -> Summary:
         return Summary.objects.get(process_id=activation.process.pk)
@@ -217,7 +228,7 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         .Permission("points.rule_appeal", obj=_appeal_organisation)
         .Next(this.end)
     )
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Finished"))
 
     def _appeal(self, activation: Any) -> Appeal:
         return Appeal.objects.select_related("item__summary").get(process_id=activation.process.pk)
@@ -259,14 +270,19 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.approved)
     )
-    approved = flow.Switch().Case(this.fulfil, this.is_approved).Default(this.end)
+    approved = (
+        flow.Switch()
+        .Annotation(title=_("Routing by the outcome"))
+        .Case(this.fulfil, this.is_approved)
+        .Default(this.end)
+    )
     fulfil = (
         LockedView(redemption_views.RedemptionFulfilView.as_view())
         .Annotation(title=_("Fulfil the redemption"))
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.end)
     )
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Finished"))
 
     def is_approved(self, activation: Any) -> bool:
         status = (

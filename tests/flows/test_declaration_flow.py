@@ -261,3 +261,18 @@ def test_lists_name_people_not_logins(org: Org) -> None:
     html = _client(org.worker_a1).get("/declarations/declaration/").content.decode()
     row = html.split("<tbody>")[1].split("</tbody>")[0]
     assert "王组长" in row and org.leader_a1.user.username not in row
+
+
+def test_viewflow_pages_name_every_step_and_count_in_chinese(org: Org) -> None:
+    """The routing and end steps have names (viewflow showed "Route" and "End"), and the
+    task lists' pager reads 第 1–1 条，共 1 条."""
+    rule = RuleItemFactory(organisation=org.organisation, points_min=5, points_max=5)
+    _declare(org.worker_a1, rule)
+    declaration = Declaration.objects.get()
+    inbox = _client(org.leader_a1).get("/declarations/declaration/inbox/").content.decode()
+    assert "第 1–1 条，共 1 条" in inbox and " of " not in inbox.split("vf-list__pagination")[1]
+    _decide(org.leader_a1, "approve")
+    html = _client(org.worker_a1).get(f"/declarations/declaration/{declaration.process_id}/")
+    text = html.content.decode()
+    assert "按结果流转" in text and "已结束" in text
+    assert ">Route<" not in text and ">End<" not in text
