@@ -184,7 +184,9 @@ class AwardNoticeForm(forms.Form):
     """A leader's notice to members of the units they lead."""
 
     members = forms.ModelMultipleChoiceField(
-        queryset=Member.objects.none(), label=gettext_lazy("members")
+        queryset=Member.objects.none(),
+        label=gettext_lazy("members"),
+        help_text=gettext_lazy("Choose one or more (hold Ctrl or ⌘ on a computer)."),
     )
     rule_item = forms.ModelChoiceField(
         queryset=RuleItem.objects.none(), label=gettext_lazy("rule item")

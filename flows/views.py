@@ -75,7 +75,9 @@ class ItemFormSet(BaseFormSet):  # type: ignore[type-arg]
 
     def clean(self) -> None:
         if not any(form.has_changed() for form in self.forms):
-            raise ValidationError(_("Add at least one item."))
+            raise ValidationError(
+                _("Add at least one item: choose its rule item and fill in its date and place.")
+            )
         # Each item checked its own files against the quota; together they must fit too.
         together = sum(f.size for form in self.forms for f in form.checked_evidence)
         if together:

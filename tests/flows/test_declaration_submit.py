@@ -247,3 +247,31 @@ def test_a_recorder_is_not_offered_members_nobody_could_review(org: Org) -> None
     html = _client(top).get(START).content.decode()
     offered = html.split('name="member"')[1].split("</select>")[0]
     assert f'value="{org.worker_b.pk}"' in offered and f'value="{org.ceo.pk}"' not in offered
+
+
+def test_an_empty_declaration_says_what_an_item_needs(org: Org) -> None:
+    from tests.flows.test_declaration_flow import START, _client
+
+    response = _client(org.worker_a1).post(
+        START,
+        {
+            "member": org.worker_a1.pk,
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "5",
+            "items-0-quantity": "1",
+        },
+    )
+    assert response.status_code == 200
+    assert "请至少添加一项：选择奖扣分标准条目" in response.content.decode()
+    assert not Declaration.objects.exists()
+
+
+def test_a_publicity_group_without_anybody_says_so(org: Org) -> None:
+    from django.template.loader import render_to_string
+
+    html = render_to_string(
+        "flows/_publicity_top.html", {"publicity": {"top": {"leaders": []}}, "leaders": "leaders"}
+    )
+    assert "本批次中没有此类人员" in html and "<li>" not in html
