@@ -62,6 +62,11 @@ def test_seed_builds_the_factory_and_is_idempotent() -> None:
     )
     assert FixedPointRule.objects.filter(organisation=factory).count() >= 10
     assert ledger_verify() == []
+    # every action the demo's flows audited reads in words on the audit log page
+    from points.models.audit import ACTION_LABELS, AuditEvent
+
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert len(actions) >= 15 and actions <= set(ACTION_LABELS), actions - set(ACTION_LABELS)
 
     # Every worker has a superior, and the leader of a team is reviewed by the workshop head.
     leader = Member.objects.get(user__username="leader")

@@ -189,6 +189,9 @@ def test_catalog_changes_are_audited(org: Org, login: Any) -> None:
     assert actions == ["catalog.create", "catalog.change"]
     last = AuditEvent.objects.filter(action="catalog.change").order_by("pk").last()
     assert last is not None and last.data["points"][1] == 80
+    # the log page says what happened in words, with the code beside it for searching
+    html = login(org.hr).get("/points/audit/").content.decode()
+    assert '<span title="catalog.change">修改奖扣分标准条目</span>' in html
 
 
 def test_details_with_an_items_key_render(org: Org, login: Any) -> None:
