@@ -65,7 +65,7 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
         .Assign(this.declarant)
         .Next(this.review)
     )
-    end = flow.End().Annotation(title=_("Finished"))
+    end = flow.End().Annotation(title=_("Process ended"))
 
     def visible_to(self, user: Any) -> Any:
         from flows.services import declaration_visible_to
@@ -125,7 +125,7 @@ class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
         .Assign(this.signer)
         .Next(this.end)
     )
-    end = flow.End().Annotation(title=_("Finished"))
+    end = flow.End().Annotation(title=_("Process ended"))
 
     def _notice(self, activation: Any) -> AwardNotice:
         return AwardNotice.objects.get(process_id=activation.process.pk)
@@ -171,7 +171,7 @@ class SummaryFlow(ScopedViewMixin, flow.Flow):
     )
     publicity = flow.Timer(this.window_end).Annotation(title=_("Publicity window")).Next(this.post)
     post = flow.Function(this.post_items).Annotation(title=_("Post to the ledger")).Next(this.end)
-    end = flow.End().Annotation(title=_("Finished"))
+    end = flow.End().Annotation(title=_("Process ended"))
 
     def _summary(self, activation: Any) -> Summary:
         return Summary.objects.get(process_id=activation.process.pk)
@@ -228,7 +228,7 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         .Permission("points.rule_appeal", obj=_appeal_organisation)
         .Next(this.end)
     )
-    end = flow.End().Annotation(title=_("Finished"))
+    end = flow.End().Annotation(title=_("Process ended"))
 
     def _appeal(self, activation: Any) -> Appeal:
         return Appeal.objects.select_related("item__summary").get(process_id=activation.process.pk)
@@ -282,7 +282,7 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.end)
     )
-    end = flow.End().Annotation(title=_("Finished"))
+    end = flow.End().Annotation(title=_("Process ended"))
 
     def is_approved(self, activation: Any) -> bool:
         status = (

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
-from viewflow.workflow.flow.views import DashboardTaskListView, FlowChartView
+from viewflow.workflow.flow.views import DashboardTaskListView, DetailProcessView, FlowChartView
 
 from flows import publicity_views, redemption_views
 from flows.dashboard_views import DashboardViewset
@@ -27,7 +27,7 @@ from flows.views import MyDeclarationsView, NoticeListView
 from points.audit_views import AUDIT_READERS, AuditLogView
 from points.prize_views import PrizeAwardListView, prize_award_paid
 from points.roles import Role
-from points.selectors.org import user_roles
+from points.selectors.org import member_name_of, user_roles
 from points.views import HomeView, RuleCatalogView
 
 
@@ -62,11 +62,31 @@ class ScopedChartView(FlowChartView):
         return super().dispatch(request, *args, **kwargs)
 
 
+class ProcessDetailView(DetailProcessView):
+    """viewflow's process page, with each step's owner by name, and its Cancel button
+    only for those who may cancel (viewflow showed it to everyone, then refused them)."""
+
+    template_name = "flows/process_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        process = context["process"]
+        context["task_list"] = context["task_list"].annotate(owner_name=member_name_of("owner"))
+        context["can_cancel"] = (
+            process.status == "NEW"
+            and self.flow_class.instance.has_manage_permission(  # type: ignore[union-attr]
+                self.request.user, process
+            )
+        )
+        return context
+
+
 class ScopedFlowAppViewset(FlowAppViewset):
     """Every page viewflow adds for a flow, scoped to the records the user may see."""
 
     task_list_view_class = ScopedTaskListView
     chart_view_class = ScopedChartView
+    process_detail_view_class = ProcessDetailView
 
 
 class DeclarationViewset(ScopedFlowAppViewset):

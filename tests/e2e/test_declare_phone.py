@@ -84,7 +84,15 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         settled(page)
         screenshot(page, "declare/05-decided")
 
-    assert Declaration.objects.get().status == "approved"
+    declaration = Declaration.objects.get()  # (the ORM outside the browser's block)
+    assert declaration.status == "approved"
+    with browser_page() as page:
+        login(page, live_server.url, worker)
+        page.goto(f"{live_server.url}/declarations/declaration/{declaration.process_id}/")
+        settled(page)
+        see(page, "审核申报", "流程结束")  # every step, named, as a card of its own
+        assert fits_width(page)
+        screenshot(page, "declare/06-process")
 
 
 def test_a_recorder_choosing_a_member_gets_that_members_rules(
@@ -106,4 +114,4 @@ def test_a_recorder_choosing_a_member_gets_that_members_rules(
         assert any("甲一班组专项" in text for text in page.locator(rules).all_inner_texts())
         assert page.input_value("select[name=member]") == str(worker.pk)
         assert fits_width(page)
-        screenshot(page, "declare/06-recorder-chose-a-member")
+        screenshot(page, "declare/07-recorder-chose-a-member")

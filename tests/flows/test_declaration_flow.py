@@ -271,8 +271,13 @@ def test_viewflow_pages_name_every_step_and_count_in_chinese(org: Org) -> None:
     declaration = Declaration.objects.get()
     inbox = _client(org.leader_a1).get("/declarations/declaration/inbox/").content.decode()
     assert "第 1–1 条，共 1 条" in inbox and " of " not in inbox.split("vf-list__pagination")[1]
+    org.leader_a1.name = "王组长"
+    org.leader_a1.save()
+    detail = f"/declarations/declaration/{declaration.process_id}/"
+    text = _client(org.worker_a1).get(detail).content.decode()
+    assert "process_cancel" not in text and f"{detail}cancel/" not in text  # not theirs to cancel
+    assert "王组长" in text  # the reviewer's step, by name
     _decide(org.leader_a1, "approve")
-    html = _client(org.worker_a1).get(f"/declarations/declaration/{declaration.process_id}/")
-    text = html.content.decode()
-    assert "按结果流转" in text and "已结束" in text
+    text = _client(org.worker_a1).get(detail).content.decode()
+    assert "按结果流转" in text and "流程结束" in text
     assert ">Route<" not in text and ">End<" not in text
