@@ -96,8 +96,14 @@ class DeclarationItemForm(forms.ModelForm):
         # The form accepts any rule of the catalog, to say why one may not be used; the
         # list offers only those that may.
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
+        # A returned item keeps its own rule in the list (read when the list is drawn: the
+        # revise page sets the instance later), so that the form can say it is out of force.
         rule_field.widget.choices = _Offered(
-            rule_field, lambda: rule_items_for_unit(unit=member.unit)
+            rule_field,
+            lambda: (
+                rule_items_for_unit(unit=member.unit)
+                | RuleItem.objects.filter(pk=self.instance.rule_item_id)
+            ).order_by("category", "code"),
         )
         quantity_field = self.fields["quantity"]
         assert isinstance(quantity_field, forms.IntegerField)

@@ -176,6 +176,38 @@ def test_return_and_resubmit_goes_back_to_the_same_reviewer(
     assert _open_task(org.leader_a1.user)  # the same reviewer has it back
 
 
+def test_a_returned_item_whose_rule_went_out_of_force_says_so(
+    org: Org, rules: dict[str, Any]
+) -> None:
+    """The revise page keeps the item's rule selected though the list offers only rules
+    in force, so resubmitting it is refused with the rule's own message, not "required"."""
+    _declare(org.worker_a1, rules["idea"], points=20)
+    _decide(org.leader_a1, "return", reason="请补充说明")
+    rules["idea"].active = False
+    rules["idea"].save()
+    task = _open_task(org.worker_a1.user)
+    page = _client(org.worker_a1).get(_task_url(task)).content.decode()
+    assert f'<option value="{rules["idea"].pk}" selected>' in page
+    item = Declaration.objects.get().items.get()
+    response = _client(org.worker_a1).post(
+        _task_url(task),
+        {
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "1",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "5",
+            "items-0-id": item.pk,
+            "items-0-rule_item": item.rule_item_id,
+            "items-0-quantity": "1",
+            "items-0-points": "30",
+            "items-0-event_date": "2026-11-10",
+            "items-0-place": "二号车间",
+            "items-0-description": "补充说明",
+        },
+    )
+    assert response.status_code == 200 and "不再有效" in response.content.decode()
+
+
 def test_above_the_reviewers_tier_it_escalates_to_the_next_level(
     org: Org, rules: dict[str, Any]
 ) -> None:
@@ -261,6 +293,8 @@ def test_lists_name_people_not_logins(org: Org) -> None:
     html = _client(org.worker_a1).get("/declarations/declaration/").content.decode()
     row = html.split("<tbody>")[1].split("</tbody>")[0]
     assert "王组长" in row and org.leader_a1.user.username not in row
+    process_id = Declaration.objects.get().process_id  # each row opens its status history
+    assert f'href="/declarations/declaration/{process_id}/"' in row
 
 
 def test_viewflow_pages_name_every_step_and_count_in_chinese(org: Org) -> None:
