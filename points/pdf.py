@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import logging
 import os
 import pickle
 import select
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -25,6 +27,8 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
 
 #: The CJK font the documents ask for (Debian's fonts-wqy-zenhei).
 PDF_FONT = "WenQuanYi Zen Hei"
@@ -145,23 +149,37 @@ def fork_slots(wanted: int) -> Iterator[int]:
         tempfile.gettempdir(), f"points-pdf-slots-{os.getuid()}"
     )
     taken: list[int] = []
-    if wanted > 0:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
     try:
-        for slot in range(count):
-            if len(taken) == wanted:
-                break
-            fd = os.open(os.path.join(directory, str(slot)), os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            taken.append(fd)
+        if wanted > 0 and _slot_dir_usable(directory):
+            for slot in range(count):
+                if len(taken) == wanted:
+                    break
+                path = os.path.join(directory, str(slot))
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                taken.append(fd)
+    except OSError as error:  # a slot file we may not open: lay the parts out here
+        logger.warning("PDF fork slots unusable in %s: %s", directory, error)
+    try:
         yield len(taken)
     finally:
         for fd in taken:
             os.close(fd)
+
+
+def _slot_dir_usable(directory: str) -> bool:
+    """The slot directory exists (created if not), is a directory of ours and no link:
+    another local user cannot make our layouts wait on, or write through, theirs."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    status = os.lstat(directory)
+    if stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid():
+        return True
+    logger.warning("PDF fork slots: %s is not a directory of this user's", directory)
+    return False
 
 
 class _Forked:
@@ -297,13 +315,13 @@ def pdf_from_parts(htmls: Sequence[str], *, page_rule: str, fetcher: Any = None)
         with fork_slots(len(htmls) - 1) as slots, _Forked() as forked:
             for html in htmls[1 : 1 + slots]:
                 forked.start(html)
-            here = [pdf_from_html(html, fetcher) for html in (htmls[0], *htmls[1 + slots :])]
-            answers = forked.answers(deadline)
-        pdfs = here[:1]
-        for pdf, refused in answers:
+            pdfs = [pdf_from_html(htmls[0], fetcher)]
+            answers = forked.answers(deadline)  # read before laying out more here: a
+        for pdf, refused in answers:  # child blocked on a full pipe would miss the deadline
             pdfs.append(pdf)
             fetcher.refused.extend(refused)
-        pdfs += here[1:]
+        # the parts without a slot, once the children are reaped and the slots free
+        pdfs += [pdf_from_html(html, fetcher) for html in htmls[1 + slots :]]
     writer = PdfWriter()
     for pdf in pdfs:
         writer.append(PdfReader(io.BytesIO(pdf)))

@@ -72,23 +72,27 @@ def members_in_scope(*, unit: OrgUnit) -> QuerySet[Member]:
 
 
 def members_without_superior(*, members: list[Member]) -> set[int]:
-    """Of ``members`` (of one organisation, with their units), the ids of those who have no
-    direct superior with a login (as ``member_superior`` finds one): nobody could review
-    what is declared for them. One query for any number of members."""
+    """Of ``members`` (of one organisation, with their units), the ids of those whom
+    nobody could review: ``member_superior`` finds nobody, or somebody without a login
+    (as ``flows.services.declaration_first_reviewer`` refuses). One query for any number
+    of members."""
     if not members:
         return set()
-    leaders = dict(
-        OrgUnit.objects.filter(
-            organisation_id=members[0].organisation_id,
-            leader__status=MemberStatus.ACTIVE,
-            leader__user__isnull=False,
-        ).values_list("pk", "leader_id")
-    )
-    return {
-        member.pk
-        for member in members
-        if not any(leaders.get(pk) not in (None, member.pk) for pk in member.unit.ancestor_ids())
+    leaders = {
+        unit: (leader, user)
+        for unit, leader, user in OrgUnit.objects.filter(
+            organisation_id=members[0].organisation_id, leader__status=MemberStatus.ACTIVE
+        ).values_list("pk", "leader_id", "leader__user_id")
     }
+
+    def reviewer_login(member: Member) -> int | None:
+        for pk in reversed(member.unit.ancestor_ids()):
+            leader, user = leaders.get(pk, (None, None))
+            if leader is not None and leader != member.pk:
+                return user  # the nearest superior, login or not
+        return None
+
+    return {member.pk for member in members if reviewer_login(member) is None}
 
 
 def member_superior(*, member: Member) -> Member | None:

@@ -5,6 +5,7 @@ pages numbered "n / N", the title and the closing line once."""
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import re
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from flows import publicity_views
 from flows.models import AwardNotice, NoticeItem, NoticeStatus, Summary, SummaryItem
@@ -268,3 +270,53 @@ def test_parts_are_cut_between_members_at_about_equal_rows(
     sizes: list[int], parts: int, cuts: list[int]
 ) -> None:
     assert parts_for(sizes, parts) == cuts
+
+
+def test_parts_laid_out_here_do_not_eat_the_forked_parts_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One slot free of four: part 2 is forked (a large answer, more than a pipe holds),
+    parts 1, 3 and 4 are laid out here, slowly. The child's answer is read before parts 3
+    and 4 are laid out, so the deadline counts only the layouts side by side."""
+    import base64
+    import time
+
+    parent, real = os.getpid(), pdf_module.pdf_from_html
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (300, 300), os.urandom(300 * 300 * 3)).save(noise, "PNG")
+    picture = base64.b64encode(noise.getvalue()).decode()
+
+    def slow_here(html: str, fetcher: Any = None) -> bytes:
+        if os.getpid() == parent and "部分" in html:
+            time.sleep(1.0)
+        return real(html, fetcher)
+
+    monkeypatch.setattr(pdf_module, "pdf_from_html", slow_here)
+    monkeypatch.setattr(pdf_module, "PART_TIMEOUT_SECONDS", 2.5)
+    htmls = [
+        "<p>第一部分</p>",
+        f'<p>第二页</p><img src="data:image/png;base64,{picture}">',
+        "<p>第三部分</p>",
+        "<p>第四部分</p>",
+    ]
+    holding = _hold_slots(3)
+    try:
+        pdf = pdf_from_parts(htmls, page_rule=PUBLICITY_PAGE)
+    finally:
+        for fd in holding:
+            os.close(fd)
+    pages = [page for page in _pdftotext(pdf).split("\f") if page.strip()]
+    assert ["第一部分" in pages[0], "第二页" in pages[1], "第四部分" in pages[3]] == [True] * 3
+    assert _forked_children() == []
+
+
+def test_an_unusable_slot_directory_lays_every_part_out_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Any
+) -> None:
+    """A file where the slot directory should be: no slot, no fork, no error."""
+    blocker = tmp_path / "slots"
+    blocker.write_text("not a directory")
+    settings.POINTS_PDF_SLOT_DIR = str(blocker / "inner")
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked without a slot"))
+    pdf = pdf_from_parts(["<p>一</p>", "<p>二</p>"], page_rule=PUBLICITY_PAGE)
+    assert [p for p in _pdftotext(pdf).split("\f") if p.strip()][1].strip().startswith("二")

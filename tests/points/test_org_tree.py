@@ -108,8 +108,16 @@ def test_members_without_a_superior_are_found_in_one_query(
 
     org.leader_b.status = MemberStatus.LEFT  # 乙部门's leader has left: the CEO is next
     org.leader_b.save()
+    org.leader_a1.user = None  # 甲一's leader has no login: nobody can review their team
+    org.leader_a1.save()
     members = list(Member.objects.select_related("unit").filter(organisation=org.organisation))
     with django_assert_num_queries(1):
         nobody_above = members_without_superior(members=members)
-    assert nobody_above == {m.pk for m in members if member_superior(member=m) is None}
-    assert org.ceo.pk in nobody_above and org.worker_b.pk not in nobody_above
+
+    def reviewable(member: Member) -> bool:
+        superior = member_superior(member=member)
+        return superior is not None and superior.user_id is not None
+
+    assert nobody_above == {m.pk for m in members if not reviewable(m)}
+    assert org.ceo.pk in nobody_above and org.worker_a1.pk in nobody_above
+    assert org.worker_b.pk not in nobody_above and org.leader_a1.pk not in nobody_above
