@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -38,22 +39,22 @@ def caller(request: Request) -> Member:
     return member
 
 
-def my_units(request: Any) -> QuerySet[OrgUnit]:
-    """The caller's organisation's units: the choices of a unit filter. An id of another
-    organisation is refused like one that does not exist (400), so a filter never tells
-    which ids exist elsewhere."""
-    member = member_for_user(user=getattr(request, "user", None))
-    if member is None:
-        return OrgUnit.objects.none()
-    return OrgUnit.objects.filter(organisation_id=member.organisation_id)
+def of_my_organisation(model: Any) -> Callable[[Any], QuerySet[Any]]:
+    """The choices of a filter on ``model`` (a model with an organisation): the caller's
+    organisation's rows. An id of another organisation is refused like one that does not
+    exist (400), so a filter never tells which ids exist elsewhere."""
+
+    def rows(request: Any) -> QuerySet[Any]:
+        member = member_for_user(user=getattr(request, "user", None))
+        if member is None:
+            return model.objects.none()  # type: ignore[no-any-return]
+        return model.objects.filter(organisation_id=member.organisation_id)  # type: ignore[no-any-return]
+
+    return rows
 
 
-def my_members(request: Any) -> QuerySet[Member]:
-    """The caller's organisation's members: the choices of a member filter (as ``my_units``)."""
-    member = member_for_user(user=getattr(request, "user", None))
-    if member is None:
-        return Member.objects.none()
-    return Member.objects.filter(organisation_id=member.organisation_id)
+my_units = of_my_organisation(OrgUnit)
+my_members = of_my_organisation(Member)
 
 
 # --- members and units ---------------------------------------------------------------------

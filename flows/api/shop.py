@@ -37,7 +37,7 @@ from flows.api.base import (
     task_claim,
     task_unclaim,
 )
-from flows.api.catalog import caller, my_members
+from flows.api.catalog import caller, my_members, of_my_organisation
 from flows.api.errors import Conflict
 from flows.flows import RedemptionFlow
 from flows.imports import (
@@ -61,7 +61,7 @@ from flows.redemption import (
 from points.models import Member, Reward, RewardKind
 from points.periods import organisation_today
 from points.roles import Role
-from points.selectors.org import member_for_user, user_roles
+from points.selectors.org import user_roles
 from points.selectors.shop import reward_refusal, rewards_for_member
 
 #: Urls under /api/v1/ that are not router viewsets.
@@ -214,17 +214,9 @@ class CancelSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-def _my_rewards(request: Any) -> QuerySet[Reward]:
-    """The caller's organisation's rewards: the choices of the reward filter."""
-    member = member_for_user(user=getattr(request, "user", None))
-    if member is None:
-        return Reward.objects.none()
-    return Reward.objects.filter(organisation_id=member.organisation_id)
-
-
 class RedemptionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RedemptionStatus.choices)
-    reward = django_filters.ModelChoiceFilter(queryset=_my_rewards)
+    reward = django_filters.ModelChoiceFilter(queryset=of_my_organisation(Reward))
     member = django_filters.ModelChoiceFilter(queryset=my_members)
 
     class Meta:
