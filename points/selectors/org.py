@@ -71,6 +71,16 @@ def members_in_scope(*, unit: OrgUnit) -> QuerySet[Member]:
     )
 
 
+def _superior_unit(member: Member, active_leader_of: dict[int, Any]) -> int | None:
+    """The rule of the direct superior, on the units' active leaders (``unit pk →
+    leader pk``): the nearest unit, from the member's own up, led by someone else."""
+    for pk in reversed(member.unit.ancestor_ids()):
+        leader = active_leader_of.get(pk)
+        if leader is not None and leader != member.pk:
+            return pk
+    return None
+
+
 def members_without_superior(*, members: list[Member]) -> set[int]:
     """Of ``members`` (of one organisation, with their units), the ids of those whom
     nobody could review: ``member_superior`` finds nobody, or somebody without a login
@@ -78,21 +88,17 @@ def members_without_superior(*, members: list[Member]) -> set[int]:
     of members."""
     if not members:
         return set()
-    leaders = {
-        unit: (leader, user)
-        for unit, leader, user in OrgUnit.objects.filter(
-            organisation_id=members[0].organisation_id, leader__status=MemberStatus.ACTIVE
-        ).values_list("pk", "leader_id", "leader__user_id")
-    }
-
-    def reviewer_login(member: Member) -> int | None:
-        for pk in reversed(member.unit.ancestor_ids()):
-            leader, user = leaders.get(pk, (None, None))
-            if leader is not None and leader != member.pk:
-                return user  # the nearest superior, login or not
-        return None
-
-    return {member.pk for member in members if reviewer_login(member) is None}
+    rows = OrgUnit.objects.filter(
+        organisation_id=members[0].organisation_id, leader__status=MemberStatus.ACTIVE
+    ).values_list("pk", "leader_id", "leader__user_id")
+    active_leader_of = {unit: leader for unit, leader, _user in rows}
+    login_of = {unit: user for unit, _leader, user in rows}
+    nobody = set()
+    for member in members:
+        unit = _superior_unit(member, active_leader_of)
+        if unit is None or login_of[unit] is None:
+            nobody.add(member.pk)
+    return nobody
 
 
 def member_superior(*, member: Member) -> Member | None:
@@ -101,8 +107,10 @@ def member_superior(*, member: Member) -> Member | None:
     read with their login (who reviews, signs and is notified)."""
     ids = member.unit.ancestor_ids()  # the unit's own leader comes in the same query
     by_id = OrgUnit.objects.select_related("leader__user").in_bulk(ids)
-    for unit in (by_id[pk] for pk in reversed(ids) if pk in by_id):
-        leader = unit.leader
-        if leader is not None and leader.pk != member.pk and leader.status == MemberStatus.ACTIVE:
-            return leader
-    return None
+    active_leader_of = {
+        pk: unit.leader_id
+        for pk, unit in by_id.items()
+        if unit.leader is not None and unit.leader.status == MemberStatus.ACTIVE
+    }
+    unit = _superior_unit(member, active_leader_of)
+    return None if unit is None else by_id[unit].leader
