@@ -248,8 +248,8 @@ class AwardNoticeForm(forms.Form):
         day = data.get("event_date")
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
         members = list(data.get("members") or [])
-        capped = bool(rule.cap_per_day or rule.cap_per_month) and day is not None
-        usages = rule_cap_usage(rule=rule, members=members, day=day) if day and capped else {}
+        capped = rule.cap_per_day or rule.cap_per_month
+        usages = rule_cap_usage(rule=rule, members=members, day=day) if capped and day else {}
         in_scope: dict[int, bool] = {}  # by unit: the members of a notice share few units
         for member in members:
             if member.unit_id not in in_scope:
@@ -266,8 +266,8 @@ class AwardNoticeForm(forms.Form):
                     ),
                 )
                 break
-            if capped:
-                usage = usages[member.pk]
+            usage = usages.get(member.pk)
+            if usage is not None:
                 over_day = rule.cap_per_day and usage.used_today + amount > rule.cap_per_day
                 over_month = (
                     rule.cap_per_month and usage.used_this_month + amount > rule.cap_per_month

@@ -169,13 +169,12 @@ class DeclarationStartView(View):
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         choices = declarable_members(request.user)
-        declarant = DeclarantForm(
-            request.POST, choices=choices, chosen=self._chosen(request, choices)
-        )
+        chosen = self._chosen(request, choices)
+        declarant = DeclarantForm(request.POST, choices=choices, chosen=chosen)
         if not declarant.is_valid():
-            member = self._chosen(request, choices)
-            items = ItemForms(member=member, prefix="items")
-            return self._context(request, declarant, items, member)
+            return self._context(
+                request, declarant, ItemForms(member=chosen, prefix="items"), chosen
+            )
         member = declarant.cleaned_data["member"]
         items = ItemForms(
             request.POST, request.FILES, member=member, uploader=request.user, prefix="items"
