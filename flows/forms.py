@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows.evidence import CheckedEvidence, evidence_check_uploads
+from flows.member_search import offer_by_search
 from flows.models import DeclarationItem
 from points.models import Member, Organisation, OrgUnit, Period, RuleItem
 from points.periods import month_start, organisation_today
@@ -216,6 +217,7 @@ class AwardNoticeForm(forms.Form):
         assert isinstance(members_field, forms.ModelMultipleChoiceField)
         assert isinstance(rule_field, forms.ModelChoiceField)
         members_field.queryset = scope.exclude(pk=issuer.pk).select_related("unit").order_by("name")
+        offer_by_search(members_field, purpose="notice", count=members_field.queryset.count())
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
         rule_field.widget.choices = _Offered(  # those that apply to somebody in the scope
             rule_field,

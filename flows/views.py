@@ -17,6 +17,7 @@ from django.views.generic import ListView
 
 from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, DeclarationItemForm
+from flows.member_search import offer_by_search
 from flows.models import Declaration, Evidence, NotificationPreference
 from flows.services import (
     ReviewAction,
@@ -122,6 +123,7 @@ class DeclarantForm(forms.Form):
         if len(choices) > 1:
             field.widget.attrs["data-declare-for"] = ""
             field.help_text = _("The rules and caps below are this member's: choose them first.")
+        offer_by_search(field, purpose="declare", count=len(choices))
 
 
 class DeclarationStartView(View):

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from viewflow.contrib.auth import AuthViewset
 
+from flows.member_search import member_search
 from flows.views import evidence_download, notification_preferences
 from project.site import site
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("evidence/<int:pk>/", evidence_download, name="evidence_download"),
     path("notifications/", notification_preferences, name="notification_preferences"),
+    path("members/search/", member_search, name="member_search"),
     path("reports/", include("points.urls")),
     path("api/", include("flows.api.urls")),
     path("", site.urls),

@@ -207,6 +207,9 @@ POINTS_IMPORT_MAX_ROWS = int(env("POINTS_IMPORT_MAX_ROWS", "50000"))
 # and the directory of their lock files (default: one in the temporary directory).
 POINTS_PDF_FORK_SLOTS = int(env("POINTS_PDF_FORK_SLOTS", "0")) or None
 POINTS_PDF_SLOT_DIR = env("POINTS_PDF_SLOT_DIR") or None
+# Member pickers (a notice's members, a recorder's declare-for) longer than this are
+# searched by name or employee number instead of drawn whole (flows.member_search).
+POINTS_MEMBER_SEARCH_ABOVE = int(env("POINTS_MEMBER_SEARCH_ABOVE", "100"))
 
 VIEWFLOW: dict[str, object] = {}
 

@@ -614,6 +614,16 @@ case(
     why="an appeal the user has no part in",
 )
 
+# Member search of long pickers: a notice's members only for whoever leads a unit (what it
+# answers, and for a recorder's declare-for, in tests/flows/test_member_search.py).
+case(
+    "members/search/",
+    "/members/search/?for=notice&q=a",
+    ("worker_a1", "worker_b"),
+    deny=FORBIDDEN,
+    allowed="leader_a",
+)
+
 # Reports: statements (PDF, CSV, XLSX), rankings and the ledger export.
 ST = "reports/statement/<int:member_id>/"
 case(

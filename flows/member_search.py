@@ -1,0 +1,157 @@
+"""Member pickers for long lists. A leader of a 5,000-person factory picks a notice's members,
+and a recorder the member they declare for, by typing a name or an employee number: the page
+draws only the chosen members, and ``flows/member_picker.js`` (Tom Select) asks
+``member_search`` for the others as the user types. Short lists stay plain selects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.forms.models import ModelChoiceIterator
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from points.models import Member
+from points.roles import Role
+from points.selectors.org import (
+    member_for_user,
+    members_in_scope,
+    members_without_superior,
+    user_roles,
+)
+
+RESULTS = 20  # members an answer lists; the user types more to narrow them
+PURPOSES = ("notice", "declare")
+
+
+def search_above() -> int:
+    """Lists longer than this are searched instead of drawn whole."""
+    return int(getattr(settings, "POINTS_MEMBER_SEARCH_ABOVE", 100))
+
+
+def member_label(member: Member) -> str:
+    """A member as pickers show them: names repeat in a large organisation, so the employee
+    number and the unit come with the name (the unit must have been read with it)."""
+    return f"{member.name} ({member.employee_no} · {member.unit.name})"
+
+
+def matching(query: str) -> Q:
+    """Members whose name holds ``query`` or whose employee number starts with it."""
+    return Q(name__icontains=query) | Q(employee_no__istartswith=query)
+
+
+class _Chosen(ModelChoiceIterator):
+    """The field's choices narrowed to those chosen (``pks``), read when drawn."""
+
+    def __init__(self, field: forms.ModelChoiceField, pks: list[str]) -> None:
+        super().__init__(field)
+        assert field.queryset is not None
+        self.queryset = field.queryset.filter(pk__in=pks)
+
+
+class _SearchedMixin:
+    """Draws only the chosen options; the others are found by search in the browser."""
+
+    choices: Any
+
+    def optgroups(self, name: str, value: list[Any], attrs: Any = None) -> Any:
+        picked = [str(v) for v in value if str(v).isdigit()]
+        if isinstance(self.choices, ModelChoiceIterator):
+            self.choices = _Chosen(self.choices.field, picked)
+        return super().optgroups(name, value, attrs)  # type: ignore[misc]
+
+
+class SearchedSelect(_SearchedMixin, forms.Select):
+    pass
+
+
+class SearchedSelectMultiple(_SearchedMixin, forms.SelectMultiple):
+    pass
+
+
+def offer_by_search(field: forms.ModelChoiceField, *, purpose: str, count: int) -> None:
+    """Labels the field's members with their number and unit; when there are more than
+    ``search_above()`` of them, the field's select draws only the chosen ones and is searched
+    through ``member_search`` (the field still accepts exactly its queryset)."""
+    field.label_from_instance = member_label  # type: ignore[method-assign,assignment]
+    if count <= search_above():
+        return
+    multiple = isinstance(field, forms.ModelMultipleChoiceField)
+    widget = (SearchedSelectMultiple if multiple else SearchedSelect)(
+        attrs={
+            **field.widget.attrs,
+            "data-search-url": f"{reverse('member_search')}?for={purpose}",
+            "data-placeholder": _("Type a name or an employee number"),
+            "data-no-results": _("No member found"),
+        }
+    )
+    widget.choices = field.choices
+    widget.is_required = field.required
+    field.widget = widget
+    if multiple:
+        field.help_text = _("Type a name or an employee number, then choose; repeat to add.")
+
+
+def _notice_candidates(user: Any, query: str) -> list[Member]:
+    from flows.services import notice_scope
+
+    scope = notice_scope(user=user)
+    me = member_for_user(user=user)
+    if me is None or not scope.exists():
+        raise PermissionDenied
+    found = scope.exclude(pk=me.pk).filter(matching(query))
+    return list(found.select_related("unit").order_by("name", "employee_no")[:RESULTS])
+
+
+def _declare_candidates(user: Any, query: str) -> list[Member]:
+    """As ``flows.views.declarable_members``: a recorder's scope without the members nobody
+    could review; anyone else declares only for themselves."""
+    me = member_for_user(user=user)
+    if me is None:
+        raise PermissionDenied
+    if Role.RECORDER not in user_roles(user=user):
+        return [me] if Member.objects.filter(pk=me.pk).filter(matching(query)).exists() else []
+    found: QuerySet[Member] = (
+        members_in_scope(unit=me.unit)
+        .filter(matching(query))
+        .select_related("unit")
+        .order_by("name", "employee_no")
+    )
+    chosen: list[Member] = []
+    start = 0
+    while len(chosen) < RESULTS:  # nobody-could-review members are few: rarely a 2nd page
+        page = list(found[start : start + RESULTS * 2])
+        unreviewable = members_without_superior(members=page) - {me.pk}
+        chosen += [m for m in page if m.pk not in unreviewable]
+        if len(page) < RESULTS * 2:
+            break
+        start += len(page)
+    return chosen[:RESULTS]
+
+
+@require_GET
+def member_search(request: HttpRequest) -> JsonResponse:
+    """``?for=notice|declare&q=…``: up to ``RESULTS`` members the user may pick there, by
+    name, with ``value`` (the pk) and ``text`` (the label). Refused (403) to a user who
+    may not pick members there at all."""
+    purpose = request.GET.get("for", "")
+    if purpose not in PURPOSES:
+        return JsonResponse(
+            {"errors": [{"code": "for", "message": _("Say what the members are for.")}]},
+            status=400,
+        )
+    query = request.GET.get("q", "").strip()[:100]
+    if not query:
+        return JsonResponse({"results": []})
+    members = (_notice_candidates if purpose == "notice" else _declare_candidates)(
+        request.user, query
+    )
+    return JsonResponse(
+        {"results": [{"value": str(m.pk), "text": member_label(m)} for m in members]}
+    )
