@@ -22,6 +22,7 @@ from flows.flows import (
     SummaryFlow,
 )
 from flows.imports_views import ImportViewset
+from flows.inbox import ArchiveView, InboxView, QueueView
 from flows.mypoints_views import MyPointsViewset
 from flows.views import MyDeclarationsView, NoticeListView
 from points.audit_views import AUDIT_READERS, AuditLogView
@@ -82,8 +83,12 @@ class ProcessDetailView(DetailProcessView):
 
 
 class ScopedFlowAppViewset(FlowAppViewset):
-    """Every page viewflow adds for a flow, scoped to the records the user may see."""
+    """Every page viewflow adds for a flow, scoped to the records the user may see; the
+    task lists say what each task is about."""
 
+    inbox_view_class = InboxView
+    queue_view_class = QueueView
+    archive_view_class = ArchiveView
     task_list_view_class = ScopedTaskListView
     chart_view_class = ScopedChartView
     process_detail_view_class = ProcessDetailView

@@ -71,6 +71,9 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
 
         login(page, live_server.url, leader)
         page.goto(f"{live_server.url}/declarations/declaration/inbox/")
+        # each task says whose declaration it is, on a card the width of the phone
+        see(page, "acme-worker-a1 · 顾客表扬 · +50 分")
+        assert fits_width(page) and small_targets(page, "table tbody a") == []
         screenshot(page, "declare/03-inbox")
         page.click("table tbody a >> nth=0")
         page.wait_for_url(re.compile(r".*/review/\d+/execute/$"))

@@ -20,6 +20,7 @@ from flows.models import (
     Appeal,
     AppealStatus,
     ItemStatus,
+    Redemption,
     SignOff,
     Summary,
     SummaryItem,
@@ -139,6 +140,19 @@ def test_the_demo_logins_find_the_work() -> None:
     task = AppealFlow.task_class.objects.get(flow_task=AppealFlow.reexamine, status="ASSIGNED")
     url = f"/publicity/appeal/{task.process_id}/reexamine/{task.pk}/execute/"
     assert "申诉待复核" in hr.get(url).content.decode()
+    # the task lists say what each task is about
+    appeal = Appeal.objects.select_related("appellant", "item__member", "item__rule_item").get(
+        process_id=task.process_id
+    )
+    item = appeal.item
+    assert (
+        f"{appeal.appellant.name} 申诉 · {item.member.name} · {item.rule_item.name} · "
+        f"{item.amount:+d} 分"
+    ) in hr.get("/publicity/appeal/inbox/").content.decode()
+    waiting = Redemption.objects.select_related("member", "reward").get(status="approved")
+    assert (
+        f"{waiting.member.name} · {waiting.reward.name} · {waiting.points} 可兑换积分"
+    ) in hr.get("/shop/redemption/queue/").content.decode()
 
     committee = Client()
     assert committee.login(username="committee2", password=DEMO_PASSWORD)

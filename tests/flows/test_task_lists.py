@@ -1,0 +1,135 @@
+"""The task lists (viewflow's inbox, queue and archive of each flow) say what each task is
+about, linked to the task, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Org
+from tests.factories import AuthorityTierFactory, RuleItemFactory
+from tests.flows.test_award_notice import _issue
+from tests.flows.test_declaration_flow import _client, _decide, _declare, _open_task
+
+pytestmark = pytest.mark.django_db
+INBOX = "/declarations/declaration/inbox/"
+ARCHIVE = "/declarations/declaration/archive/"
+
+
+def _subjects(member: Any, url: str) -> list[str]:
+    """The first cell of each row: the subject, as a link."""
+    html = _client(member).get(url).content.decode()
+    return re.findall(r'<td class="vf-list__table-cell-[^"]*">(<a .*?</a>)</td>', html)
+
+
+@pytest.fixture
+def idea(org: Org) -> Any:
+    return RuleItemFactory(
+        organisation=org.organisation, name="合理化建议", kind="award", points_min=10,
+        points_max=10,
+    )  # fmt: skip
+
+
+def test_the_inbox_says_whose_declaration_which_rule_and_how_many_points(
+    org: Org, idea: Any
+) -> None:
+    _declare(org.worker_a1, idea)
+    task = _open_task(org.leader_a1.user)
+    url = f"/declarations/declaration/{task.process_id}/review/{task.pk}/"
+    assert _subjects(org.leader_a1, INBOX) == [
+        f'<a href="{url}">acme-worker-a1 · 合理化建议 · +10 分</a>'
+    ]
+    html = _client(org.leader_a1).get(INBOX).content.decode()
+    assert "Brief" not in html and "事项" in html
+
+
+def test_several_items_and_deductions_add_up(org: Org, idea: Any) -> None:
+    late = RuleItemFactory(
+        organisation=org.organisation, name="迟到", kind="deduction", points_min=5, points_max=5
+    )
+    response = _client(org.worker_a1).post(
+        "/declarations/declaration/start/",
+        {
+            "member": org.worker_a1.pk,
+            "items-TOTAL_FORMS": "2",
+            "items-INITIAL_FORMS": "0",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "5",
+            **{
+                f"items-{n}-{field}": value
+                for n, rule, quantity in ((0, late, 3), (1, idea, 1))
+                for field, value in (
+                    ("rule_item", rule.pk),
+                    ("quantity", quantity),
+                    ("event_date", "2026-11-10"),
+                    ("place", "车间"),
+                    ("description", "自报"),
+                )
+            },
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert [re.sub("<[^>]+>", "", s) for s in _subjects(org.leader_a1, INBOX)] == [
+        "acme-worker-a1 · 迟到 等 2 项 · -5 分"  # −15 + 10
+    ]
+
+
+def test_the_archive_keeps_the_subject_of_a_decided_task(org: Org, idea: Any) -> None:
+    _declare(org.worker_a1, idea)
+    assert _decide(org.leader_a1, "approve").status_code == 302
+    assert _subjects(org.leader_a1, INBOX) == []
+    assert [re.sub("<[^>]+>", "", s) for s in _subjects(org.leader_a1, ARCHIVE)] == [
+        "acme-worker-a1 · 合理化建议 · +10 分"
+    ]
+
+
+def test_a_notice_to_sign_names_the_members_the_rule_and_the_issuer(org: Org) -> None:
+    late = RuleItemFactory(
+        organisation=org.organisation, name="迟到", kind="deduction", points_min=5, points_max=5
+    )
+    org.team_a1.authority_tier = AuthorityTierFactory(
+        organisation=org.organisation, level=1, max_points=1
+    )
+    org.team_a1.save()
+    other = org.member(org.team_a1, "acme-worker-a1b")
+    assert _issue(org.leader_a1, [org.worker_a1, other], late).status_code == 302
+    assert [
+        re.sub("<[^>]+>", "", s)
+        for s in _subjects(org.leader_a, "/declarations/awardnotice/inbox/")
+    ] == ["2 人 · 迟到 · -10 分 · 签发人 acme-leader-a1"]
+
+
+def test_names_in_subjects_are_escaped(org: Org, idea: Any) -> None:
+    org.worker_a1.name = "<script>alert(1)</script>"
+    org.worker_a1.save()
+    _declare(org.worker_a1, idea)
+    (subject,) = _subjects(org.leader_a1, INBOX)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; · 合理化建议" in subject
+    assert "<script>alert" not in _client(org.leader_a1).get(INBOX).content.decode()
+
+
+@pytest.mark.parametrize("url", [INBOX, ARCHIVE])
+def test_subjects_cost_the_same_queries_for_any_number_of_tasks(
+    org: Org, idea: Any, url: str
+) -> None:
+    def queries() -> int:
+        client = _client(org.leader_a1)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def one_more() -> None:
+        _declare(org.worker_a1, idea)
+        if url == ARCHIVE:
+            _decide(org.leader_a1, "approve")
+
+    one_more()
+    few = queries()
+    for _ in range(5):
+        one_more()
+    assert len(_subjects(org.leader_a1, url)) == 6
+    assert queries() <= few
