@@ -64,7 +64,7 @@ class EvidenceField(forms.FileField):
         return [super(EvidenceField, self).clean(f, initial) for f in files]
 
 
-class _Offered(ModelChoiceIterator):
+class Offered(ModelChoiceIterator):
     """A choice list narrower than what its field accepts (the field accepts more so that
     it can say why a choice may not be used), read only when the list is drawn."""
 
@@ -99,7 +99,7 @@ class DeclarationItemForm(forms.ModelForm):
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
         # A returned item keeps its own rule in the list (read when the list is drawn: the
         # revise page sets the instance later), so that the form can say it is out of force.
-        rule_field.widget.choices = _Offered(
+        rule_field.widget.choices = Offered(
             rule_field,
             lambda: (
                 rule_items_for_unit(unit=member.unit)
@@ -219,7 +219,7 @@ class AwardNoticeForm(forms.Form):
         members_field.queryset = scope.exclude(pk=issuer.pk).select_related("unit").order_by("name")
         offer_by_search(members_field, purpose="notice", count=members_field.queryset.count())
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
-        rule_field.widget.choices = _Offered(  # those that apply to somebody in the scope
+        rule_field.widget.choices = Offered(  # those that apply to somebody in the scope
             rule_field,
             lambda: rule_items_for_any_unit(
                 units=OrgUnit.objects.filter(pk__in=scope.values("unit_id"))

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.forms.models import ModelChoiceIterator
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -18,12 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from points.models import Member
-from points.roles import Role
 from points.selectors.org import (
     member_for_user,
-    members_in_scope,
-    members_without_superior,
-    user_roles,
 )
 
 RESULTS = 20  # members an answer lists; the user types more to narrow them
@@ -110,24 +106,18 @@ def _notice_candidates(user: Any, query: str) -> list[Member]:
 
 
 def _declare_candidates(user: Any, query: str) -> list[Member]:
-    """As ``flows.views.declarable_members``: a recorder's scope without the members nobody
+    """As the declaration page offers them: a recorder's scope without the members nobody
     could review; anyone else declares only for themselves."""
-    me = member_for_user(user=user)
-    if me is None:
+    from flows.services import declarable_scope, nobody_could_review
+
+    if member_for_user(user=user) is None:
         raise PermissionDenied
-    if Role.RECORDER not in user_roles(user=user):
-        return [me] if Member.objects.filter(pk=me.pk).filter(matching(query)).exists() else []
-    found: QuerySet[Member] = (
-        members_in_scope(unit=me.unit)
-        .filter(matching(query))
-        .select_related("unit")
-        .order_by("name", "employee_no")
-    )
+    found = declarable_scope(user=user).filter(matching(query))
     chosen: list[Member] = []
     start = 0
     while len(chosen) < RESULTS:  # nobody-could-review members are few: rarely a 2nd page
         page = list(found[start : start + RESULTS * 2])
-        unreviewable = members_without_superior(members=page) - {me.pk}
+        unreviewable = nobody_could_review(user=user, members=page)
         chosen += [m for m in page if m.pk not in unreviewable]
         if len(page) < RESULTS * 2:
             break

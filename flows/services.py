@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from flows.evidence import evidence_store
@@ -19,9 +20,30 @@ from points.selectors.org import (
     member_for_user,
     member_superior,
     members_in_scope,
+    members_without_superior,
     unit_ancestors,
     user_roles,
 )
+
+
+def declarable_scope(*, user: Any) -> QuerySet[Member]:
+    """Whom the user may declare for, before the reviewer check: a recorder, the active
+    members of their unit's subtree; anyone else, themselves."""
+    member = member_for_user(user=user)
+    if member is None:
+        return Member.objects.none()
+    rows = Member.objects.select_related("unit", "organisation", "user").order_by("name", "pk")
+    if Role.RECORDER in user_roles(user=user):
+        return rows.filter(pk__in=members_in_scope(unit=member.unit).values("pk"))
+    return rows.filter(pk=member.pk)
+
+
+def nobody_could_review(*, user: Any, members: list[Member]) -> set[int]:
+    """Of ``members``, those whose declaration nobody could review: a recorder is not
+    offered them. The user themselves aside: their own declaration is refused with its
+    reason when they submit it."""
+    me = member_for_user(user=user)
+    return members_without_superior(members=members) - {me.pk if me else None}
 
 
 def declaration_may_submit_for(*, user: Any, member: Member) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.forms import BaseFormSet, formset_factory
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -16,16 +17,18 @@ from django.views import View
 from django.views.generic import ListView
 
 from flows.evidence import MB, evidence_uploaded_today
-from flows.forms import AwardNoticeForm, DeclarationItemForm
-from flows.member_search import offer_by_search
+from flows.forms import AwardNoticeForm, DeclarationItemForm, Offered
+from flows.member_search import offer_by_search, search_above
 from flows.models import Declaration, Evidence, NotificationPreference
 from flows.services import (
     ReviewAction,
+    declarable_scope,
     declaration_may_submit_for,
     declaration_resubmit,
     declaration_review,
     declaration_submit,
     declaration_visible_to,
+    nobody_could_review,
     notice_issue,
     notice_scope,
     notice_sign,
@@ -33,14 +36,10 @@ from flows.services import (
 )
 from points.models import Member, MemberStatus
 from points.periods import organisation_today
-from points.roles import Role
 from points.selectors.ledger import member_cap_usage
 from points.selectors.org import (
     member_for_user,
     member_name_of,
-    members_in_scope,
-    members_without_superior,
-    user_roles,
 )
 
 MAX_ITEMS = 5
@@ -49,17 +48,6 @@ MAX_ITEMS = 5
 def may_declare(user: Any) -> bool:
     member = member_for_user(user=user)
     return member is not None and member.status == MemberStatus.ACTIVE
-
-
-def declarable_members(user: Any) -> list[Member]:
-    member = member_for_user(user=user)
-    if member is None:
-        return []
-    if Role.RECORDER in user_roles(user=user):
-        scope = list(members_in_scope(unit=member.unit).select_related("unit").order_by("name"))
-        unreviewable = members_without_superior(members=scope) - {member.pk}
-        return [m for m in scope if m.pk not in unreviewable]
-    return [member]
 
 
 class ItemFormSet(BaseFormSet):  # type: ignore[type-arg]
@@ -108,22 +96,43 @@ ItemForms = _item_formset(extra=1)
 
 
 class DeclarantForm(forms.Form):
+    """Whom a declaration is for. A recorder's long list is searched (flows.member_search);
+    a short one lists the members somebody could review."""
+
     member = forms.ModelChoiceField(
         queryset=Member.objects.none(), label=gettext_lazy("declare for")
     )
 
-    def __init__(
-        self, *args: Any, choices: list[Member], chosen: Member | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, user: Any, chosen: Member | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
+        scope = declarable_scope(user=user)
         field = self.fields["member"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Member.objects.filter(pk__in=[m.pk for m in choices])
-        field.initial = (chosen or choices[0]).pk
-        if len(choices) > 1:
+        field.queryset = scope
+        count = scope.count()
+        if chosen is not None:
+            field.initial = chosen.pk
+        if count > 1:
             field.widget.attrs["data-declare-for"] = ""
             field.help_text = _("The rules and caps below are this member's: choose them first.")
-        offer_by_search(field, purpose="declare", count=len(choices))
+        offer_by_search(field, purpose="declare", count=count)
+        if count <= search_above():
+
+            def reviewable() -> QuerySet[Member]:
+                return scope.exclude(pk__in=nobody_could_review(user=user, members=list(scope)))
+
+            field.widget.choices = Offered(field, reviewable)
+
+    def clean_member(self) -> Member:
+        member: Member = self.cleaned_data["member"]
+        if nobody_could_review(user=self.user, members=[member]):
+            raise ValidationError(
+                _("Nobody above %(member)s can review this declaration; ask HR.")
+                % {"member": member.name},
+                code="no_reviewer",
+            )
+        return member
 
 
 class DeclarationStartView(View):
@@ -150,29 +159,28 @@ class DeclarationStartView(View):
         )
 
     @staticmethod
-    def _chosen(request: HttpRequest, choices: list[Member]) -> Member:
+    def _chosen(request: HttpRequest) -> Member:
         """Whom the page declares for: the member chosen (``?member=``) if the user may
-        declare for them, else the user, else the first they may declare for. The item
-        forms offer that member's rules and the page shows that member's caps."""
-        by_pk = {str(m.pk): m for m in choices}
+        declare for them, else the user. The item forms offer that member's rules and the
+        page shows that member's caps."""
         me = member_for_user(user=request.user)
-        return (
-            by_pk.get(request.GET.get("member", ""))
-            or (by_pk.get(str(me.pk)) if me else None)
-            or choices[0]
-        )
+        assert me is not None  # may_declare
+        wanted = request.GET.get("member", "")
+        if wanted.isdigit() and int(wanted) != me.pk:
+            member = declarable_scope(user=request.user).filter(pk=wanted).first()
+            if member is not None and not nobody_could_review(user=request.user, members=[member]):
+                return member
+        return me
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        choices = declarable_members(request.user)
-        member = self._chosen(request, choices)
-        declarant = DeclarantForm(choices=choices, chosen=member)
+        member = self._chosen(request)
+        declarant = DeclarantForm(user=request.user, chosen=member)
         items = ItemForms(member=member, prefix="items")
         return self._context(request, declarant, items, member)
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        choices = declarable_members(request.user)
-        chosen = self._chosen(request, choices)
-        declarant = DeclarantForm(request.POST, choices=choices, chosen=chosen)
+        chosen = self._chosen(request)
+        declarant = DeclarantForm(request.POST, user=request.user, chosen=chosen)
         if not declarant.is_valid():
             return self._context(
                 request, declarant, ItemForms(member=chosen, prefix="items"), chosen

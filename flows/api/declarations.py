@@ -660,8 +660,7 @@ class DeclarationViewSet(
         if not DeclarationFlow.start.can_execute(user):
             raise exceptions.PermissionDenied(_("You may not declare points."))
         raw, files = _read_items(request)
-        choices = views.declarable_members(user)
-        declarant = views.DeclarantForm({"member": raw.get("member", me.pk)}, choices=choices)
+        declarant = views.DeclarantForm({"member": raw.get("member", me.pk)}, user=user)
         if not declarant.is_valid():
             raise exceptions.ValidationError(_form_detail(declarant))
         member: Member = declarant.cleaned_data["member"]

@@ -16,7 +16,7 @@ from points.roles import Role
 from tests.conftest import Org
 from tests.factories import MemberFactory, RuleItemFactory
 from tests.flows.test_declaration_flow import START as DECLARE
-from tests.flows.test_declaration_flow import _client
+from tests.flows.test_declaration_flow import _client, _declare
 
 pytestmark = pytest.mark.django_db
 SEARCH = "/members/search/"
@@ -168,3 +168,34 @@ def test_member_names_are_escaped_in_pickers(org: Org) -> None:
     html = _client(org.leader_a).get(NOTICE).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _select(html, "members")
+
+
+def test_a_member_nobody_could_review_is_refused_and_nothing_is_written(
+    org: Org, late: Any
+) -> None:
+    """A top recorder sends the CEO's id although the page never offered it."""
+    from flows.models import Declaration
+
+    top = org.member(org.company, "acme-top-recorder", role=Role.RECORDER)
+    response = _declare(top, late, for_member=org.ceo)
+    assert response.status_code == 200
+    assert "acme-ceo 没有可审核此申报的上级" in response.content.decode()
+    assert not Declaration.objects.exists()
+
+
+@pytest.mark.parametrize("above", [2, 1000])
+def test_the_declare_page_costs_the_same_for_any_size_of_scope(
+    org: Org, settings: Any, above: int
+) -> None:
+    settings.POINTS_MEMBER_SEARCH_ABOVE = above
+
+    def queries() -> int:
+        client = _client(org.recorder)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(DECLARE).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for n in range(40):
+        MemberFactory(organisation=org.organisation, unit=org.team_a1, name=f"批量{n}")
+    assert queries() <= few
