@@ -372,5 +372,11 @@ class Member(models.Model):
             )
             if other.exists():
                 errors["user"] = _("This login already belongs to another organisation.")
+            elif self.user.is_superuser:
+                # a superuser passes every permission check, across organisations
+                errors["user"] = _(
+                    "A superuser's login cannot belong to a member: it passes every "
+                    "permission check. Give the member a login of their own."
+                )
         if errors:
             raise ValidationError(errors)

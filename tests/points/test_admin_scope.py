@@ -63,6 +63,34 @@ def test_admin_cannot_post_a_member_into_another_organisation(
     assert not other_org.organisation.members.filter(employee_no="SNEAK").exists()
 
 
+@pytest.mark.parametrize("whose", ["superuser", "other organisation"])
+def test_a_member_cannot_take_a_superusers_or_another_organisations_login(
+    org: Org, other_org: Org, login: Any, whose: str
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    if whose == "superuser":
+        user = get_user_model().objects.create_superuser("root", password="x")
+        message = "超级用户的登录账号不能属于成员"
+    else:
+        user = other_org.worker_b.user
+        message = "该登录账号已属于其他组织"
+    response = login(org.admin).post(
+        "/admin/points/member/add/",
+        {
+            "organisation": org.organisation.pk,
+            "kind": "person",
+            "employee_no": "NEW-1",
+            "name": "新人",
+            "unit": org.dept_a.pk,
+            "status": "active",
+            "user": user.pk,
+        },
+    )
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not org.organisation.members.filter(employee_no="NEW-1").exists()
+
+
 def test_org_admin_edits_own_policy(org: Org, login: Any) -> None:
     policy = org.organisation.policy
     client = login(org.admin)
