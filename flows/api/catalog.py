@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from flows.services import declarable_scope
 from points.filters import RuleItemFilter
 from points.models import AuditEvent, Member, MemberKind, MemberStatus, OrgUnit, RuleItem
 from points.roles import Role
@@ -184,14 +185,26 @@ class RuleItemApiFilter(RuleItemFilter):
         method="for_my_unit",
     )
 
+    member = django_filters.ModelChoiceFilter(
+        label=gettext_lazy("rules for a member you may declare for"),
+        queryset=lambda request: declarable_scope(user=request.user),
+        method="for_member",
+    )
+
     class Meta(RuleItemFilter.Meta):
-        fields = [*RuleItemFilter.Meta.fields, "scope"]
+        fields = [*RuleItemFilter.Meta.fields, "scope", "member"]
 
     def for_my_unit(
         self, queryset: QuerySet[RuleItem], name: str, value: str
     ) -> QuerySet[RuleItem]:
         member = caller(self.request)  # type: ignore[arg-type]
         return queryset.filter(pk__in=rule_items_for_unit(unit=member.unit).values("pk"))
+
+    def for_member(
+        self, queryset: QuerySet[RuleItem], name: str, value: Member
+    ) -> QuerySet[RuleItem]:
+        """A recorder asks for the rules of the member they declare for."""
+        return queryset.filter(pk__in=rule_items_for_unit(unit=value.unit).values("pk"))
 
 
 class RuleItemViewSet(viewsets.ReadOnlyModelViewSet[RuleItem]):

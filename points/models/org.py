@@ -372,7 +372,7 @@ class Member(models.Model):
             )
             if other.exists():
                 errors["user"] = _("This login already belongs to another organisation.")
-            elif self.user.is_superuser:
+            elif self.user is not None and self.user.is_superuser:
                 # a superuser passes every permission check, across organisations
                 errors["user"] = _(
                     "A superuser's login cannot belong to a member: it passes every "

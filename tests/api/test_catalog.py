@@ -80,6 +80,25 @@ def test_units_and_rules(org: Org, other_org: Org, api: Any) -> None:
     assert client.get(f"{V1}rules/", {"scope": "mine"}).json()["count"] == 1
 
 
+def test_a_recorder_reads_the_rules_of_the_member_they_declare_for(
+    org: Org, other_org: Org, api: Any
+) -> None:
+    team_only = RuleItemFactory(organisation=org.organisation, name="甲一班组专项")
+    team_only.units.set([org.team_a1])
+    client = api(org.recorder)  # of department A
+    mine = client.get(f"{V1}rules/", {"scope": "mine"}).json()["results"]
+    assert team_only.pk not in {r["id"] for r in mine}
+    rules = client.get(f"{V1}rules/", {"member": org.worker_a1.pk}).json()["results"]
+    assert [r["id"] for r in rules] == [team_only.pk]
+    for outside in (org.worker_b, other_org.worker_a1):  # not theirs to declare for
+        bad = client.get(f"{V1}rules/", {"member": outside.pk})
+        assert bad.status_code == 400 and codes(bad) == ["invalid_choice"]
+    # somebody who is no recorder declares only for themselves
+    worker = api(org.worker_a1)
+    assert worker.get(f"{V1}rules/", {"member": org.worker_a1.pk}).status_code == 200
+    assert worker.get(f"{V1}rules/", {"member": org.leader_a1.pk}).status_code == 400
+
+
 def test_pages(org: Org, api: Any) -> None:
     client = api(org.hr)
     first = client.get(f"{V1}members/", {"page_size": 2}).json()
