@@ -172,6 +172,13 @@ class _SubjectsMixin:
 class InboxView(_SubjectsMixin, FlowInboxListView):
     columns = ("subject", "task_title", "created")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if self.flow_class is DeclarationFlow and len(self._subjects) > 1:
+            viewset = self.request.resolver_match.flow_viewset
+            context["bulk_url"] = viewset.reverse("bulk_approve")
+        return context
+
 
 class QueueView(_SubjectsMixin, FlowQueueListView):
     columns = ("subject", "task_title", "created")

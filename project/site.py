@@ -13,6 +13,7 @@ from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow.views import DashboardTaskListView, DetailProcessView, FlowChartView
 
 from flows import publicity_views, redemption_views
+from flows.bulk_review import BulkApproveView
 from flows.dashboard_views import DashboardViewset
 from flows.flows import (
     AppealFlow,
@@ -99,6 +100,7 @@ class DeclarationViewset(ScopedFlowAppViewset):
 
     index_path = path("", MyDeclarationsView.as_view(), name="index")
     process_list_path = path("list/", MyDeclarationsView.as_view(), name="process_list")
+    bulk_approve_path = path("bulk-approve/", BulkApproveView.as_view(), name="bulk_approve")
 
 
 class NoticeViewset(ScopedFlowAppViewset):

@@ -97,6 +97,17 @@ def committee2(org: Org) -> Member:
 
 
 @pytest.fixture
+def idea(org: Org) -> Any:
+    """A fixed-points award rule of ``org`` for any unit, with no evidence needed."""
+    from tests.factories import RuleItemFactory
+
+    return RuleItemFactory(
+        organisation=org.organisation, name="合理化建议", kind="award", points_min=10,
+        points_max=10,
+    )  # fmt: skip
+
+
+@pytest.fixture
 def login(client: Client):  # type: ignore[no-untyped-def]
     """``login(member)`` logs the test client in as that member's user."""
 

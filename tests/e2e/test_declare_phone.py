@@ -118,3 +118,31 @@ def test_a_recorder_choosing_a_member_gets_that_members_rules(
         assert page.input_value("select[name=member]") == str(worker.pk)
         assert fits_width(page)
         screenshot(page, "declare/07-recorder-chose-a-member")
+
+
+def test_a_leader_approves_several_declarations_at_once(live_server: Any, e2e_org: Org) -> None:
+    from tests.flows.test_declaration_flow import _declare
+
+    idea = RuleItemFactory(
+        organisation=e2e_org.organisation, name="合理化建议", kind="award", points_min=10,
+        points_max=10,
+    )  # fmt: skip
+    for _ in range(3):
+        _declare(e2e_org.worker_a1, idea)
+    with browser_page() as page:
+        login(page, live_server.url, e2e_org.leader_a1.user.username)
+        page.goto(f"{live_server.url}/declarations/declaration/inbox/")
+        page.click("a.pts-bulk")
+        page.wait_for_url(re.compile(r".*/bulk-approve/$"))
+        settled(page)
+        boxes = page.locator("input[name=task]")
+        assert boxes.count() == 3
+        boxes.nth(0).check()
+        boxes.nth(1).check()
+        assert small_targets(page, ".pts-checklist label") == [] and fits_width(page)
+        screenshot(page, "declare/09-bulk-approve")
+        page.click("form.pts-form button[type=submit]")
+        settled(page)
+        see(page, "已批准 2 份")
+        assert page.locator("input[name=task]").count() == 1
+    assert Declaration.objects.filter(status="approved").count() == 2

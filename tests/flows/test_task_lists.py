@@ -26,14 +26,6 @@ def _subjects(member: Any, url: str) -> list[str]:
     return re.findall(r'<td class="vf-list__table-cell-[^"]*">(<a .*?</a>)</td>', html)
 
 
-@pytest.fixture
-def idea(org: Org) -> Any:
-    return RuleItemFactory(
-        organisation=org.organisation, name="合理化建议", kind="award", points_min=10,
-        points_max=10,
-    )  # fmt: skip
-
-
 def test_the_inbox_says_whose_declaration_which_rule_and_how_many_points(
     org: Org, idea: Any
 ) -> None:

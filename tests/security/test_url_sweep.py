@@ -477,6 +477,8 @@ for route in (
     "shop/",
     "shop/rewards/",
     "notifications/",
+    # lists and approves only the user's own review tasks: tests/flows/test_bulk_approve.py
+    "declarations/declaration/bulk-approve/",
     "reports/statement/form/",
     "accounts/password_change/",
     "accounts/password_change/done/",
