@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.flow.views import (
+    DashboardTaskListView,
     FlowArchiveListView,
     FlowInboxListView,
     FlowQueueListView,
@@ -30,6 +31,7 @@ from flows.models import (
     Redemption,
     Summary,
 )
+from points.selectors.org import member_name_of
 
 Subjects = dict[int | None, str]  # process id → what the process is about
 
@@ -167,6 +169,28 @@ class _SubjectsMixin:
         return str(task.title)
 
     task_title.short_description = gettext_lazy("Task")  # type: ignore[attr-defined]
+
+
+class FlowTasksView(_SubjectsMixin, DashboardTaskListView):
+    """viewflow's list of all the flow's tasks (under the flow's dashboard), only for
+    processes the user may see, with each task's subject and its owner by name."""
+
+    template_name = "flows/flow_task_list.html"
+    columns = ("subject", "task_title", "created", "owner_name")
+
+    def get_queryset(self) -> Any:
+        visible = self.flow_class.instance.visible_to(self.request.user)
+        return (
+            super()
+            .get_queryset()
+            .filter(process__in=visible.values("process"))
+            .annotate(owner_name=member_name_of("owner"))
+        )
+
+    def owner_name(self, task: Any) -> str:
+        return str(task.owner_name or "—")
+
+    owner_name.short_description = gettext_lazy("owner")  # type: ignore[attr-defined]
 
 
 class InboxView(_SubjectsMixin, FlowInboxListView):

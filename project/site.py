@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
-from viewflow.workflow.flow.views import DashboardTaskListView, DetailProcessView, FlowChartView
+from viewflow.workflow.flow.views import DetailProcessView, FlowChartView
 
 from flows import publicity_views, redemption_views
 from flows.bulk_review import BulkApproveView
@@ -23,7 +23,7 @@ from flows.flows import (
     SummaryFlow,
 )
 from flows.imports_views import ImportViewset
-from flows.inbox import ArchiveView, InboxView, QueueView
+from flows.inbox import ArchiveView, FlowTasksView, InboxView, QueueView
 from flows.mypoints_views import MyPointsViewset
 from flows.views import MyDeclarationsView, NoticeListView
 from points.audit_views import AUDIT_READERS, AuditLogView
@@ -41,14 +41,6 @@ class RuleCatalogViewset(AppMenuMixin, Viewset):
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         return bool(user.has_perm("points.view_ruleitem"))
-
-
-class ScopedTaskListView(DashboardTaskListView):
-    """viewflow's list of a flow's tasks, only for processes the user may see."""
-
-    def get_queryset(self) -> Any:
-        visible = self.flow_class.instance.visible_to(self.request.user)  # type: ignore[union-attr]
-        return super().get_queryset().filter(process__in=visible.values("process"))
 
 
 class ScopedChartView(FlowChartView):
@@ -90,7 +82,7 @@ class ScopedFlowAppViewset(FlowAppViewset):
     inbox_view_class = InboxView
     queue_view_class = QueueView
     archive_view_class = ArchiveView
-    task_list_view_class = ScopedTaskListView
+    task_list_view_class = FlowTasksView
     chart_view_class = ScopedChartView
     process_detail_view_class = ProcessDetailView
 

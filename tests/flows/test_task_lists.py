@@ -125,3 +125,32 @@ def test_subjects_cost_the_same_queries_for_any_number_of_tasks(
         one_more()
     assert len(_subjects(org.leader_a1, url)) == 6
     assert queries() <= few
+
+
+def test_the_flows_task_list_names_subjects_and_owners_in_the_same_queries(
+    org: Org, idea: Any
+) -> None:
+    """viewflow's list of all the flow's tasks (its dashboard's): logins and English step
+    names before, and a query per row for the owner."""
+    org.leader_a1.name = "王组长"
+    org.leader_a1.save()
+    url = "/declarations/declaration/tasks/"
+
+    def page() -> tuple[int, str]:
+        client = _client(org.leader_a1)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured), response.content.decode()
+
+    _declare(org.worker_a1, idea)
+    few, _html = page()
+    for _ in range(5):
+        _declare(org.worker_a1, idea)
+    many, html = page()
+    assert many <= few
+    cells = re.findall(r'<td class="vf-list__table-cell-[^"]*">(.*?)</td>', html)
+    assert cells[1:4] == ["审核申报", cells[2], "王组长"] and "acme-leader-a1" not in cells
+    assert re.sub("<[^>]+>", "", cells[0]) == "acme-worker-a1 · 合理化建议 · +10 分"
+    # another department's leader sees none of these processes
+    assert "acme-worker-a1 ·" not in _client(org.leader_b).get(url).content.decode()
