@@ -95,9 +95,10 @@ def offer_by_search(field: forms.ModelChoiceField, *, purpose: str, count: int) 
 
 
 def _notice_candidates(user: Any, query: str) -> list[Member]:
+    """As the notice page offers them: active members of the units the user leads."""
     from flows.services import notice_scope
 
-    scope = notice_scope(user=user)
+    scope = notice_scope(user=user)  # empty for a member who has left
     me = member_for_user(user=user)
     if me is None or not scope.exists():
         raise PermissionDenied
@@ -105,24 +106,22 @@ def _notice_candidates(user: Any, query: str) -> list[Member]:
     return list(found.select_related("unit").order_by("name", "employee_no")[:RESULTS])
 
 
+SCANNED = 200  # matching members read to find RESULTS whom somebody could review
+
+
 def _declare_candidates(user: Any, query: str) -> list[Member]:
     """As the declaration page offers them: a recorder's scope without the members nobody
-    could review; anyone else declares only for themselves."""
+    could review; anyone else declares only for themselves. Members nobody could review
+    are few, so the first SCANNED matches are read at once (two queries in all); should
+    they hold fewer than RESULTS reviewable ones, the user types more to narrow the search."""
     from flows.services import declarable_scope, nobody_could_review
 
-    if member_for_user(user=user) is None:
+    scope = declarable_scope(user=user)  # empty for a member who has left
+    if not scope.exists():
         raise PermissionDenied
-    found = declarable_scope(user=user).filter(matching(query))
-    chosen: list[Member] = []
-    start = 0
-    while len(chosen) < RESULTS:  # nobody-could-review members are few: rarely a 2nd page
-        page = list(found[start : start + RESULTS * 2])
-        unreviewable = nobody_could_review(user=user, members=page)
-        chosen += [m for m in page if m.pk not in unreviewable]
-        if len(page) < RESULTS * 2:
-            break
-        start += len(page)
-    return chosen[:RESULTS]
+    found = list(scope.filter(matching(query))[:SCANNED])
+    unreviewable = nobody_could_review(user=user, members=found)
+    return [m for m in found if m.pk not in unreviewable][:RESULTS]
 
 
 @require_GET

@@ -28,9 +28,9 @@ from points.selectors.org import (
 
 def declarable_scope(*, user: Any) -> QuerySet[Member]:
     """Whom the user may declare for, before the reviewer check: a recorder, the active
-    members of their unit's subtree; anyone else, themselves."""
+    members of their unit's subtree; anyone else, themselves; nobody who has left."""
     member = member_for_user(user=user)
-    if member is None:
+    if member is None or member.status != MemberStatus.ACTIVE:
         return Member.objects.none()
     rows = Member.objects.select_related("unit", "organisation", "user").order_by("name", "pk")
     if Role.RECORDER in user_roles(user=user):
@@ -406,10 +406,11 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
 
 
 def notice_scope(*, user: Any) -> Any:
-    """Active members of the units the user leads (empty for someone who leads none)."""
+    """Active members of the units the user leads (empty for someone who leads none, or
+    who has left: a unit may still name them as its leader)."""
 
     member = member_for_user(user=user)
-    if member is None:
+    if member is None or member.status != MemberStatus.ACTIVE:
         return Member.objects.none()
     return Member.objects.filter(
         organisation=member.organisation, status=MemberStatus.ACTIVE

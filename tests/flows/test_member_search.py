@@ -14,7 +14,7 @@ from flows.models import AwardNotice
 from points.models import MemberStatus
 from points.roles import Role
 from tests.conftest import Org
-from tests.factories import MemberFactory, RuleItemFactory
+from tests.factories import MemberFactory, OrgUnitFactory, RuleItemFactory
 from tests.flows.test_declaration_flow import START as DECLARE
 from tests.flows.test_declaration_flow import _client, _declare
 
@@ -199,3 +199,40 @@ def test_the_declare_page_costs_the_same_for_any_size_of_scope(
     for n in range(40):
         MemberFactory(organisation=org.organisation, unit=org.team_a1, name=f"批量{n}")
     assert queries() <= few
+
+
+@pytest.mark.parametrize("purpose", ["notice", "declare"])
+def test_a_member_who_left_may_search_nobody(org: Org, purpose: str) -> None:
+    """Their login still works (the account is frozen, the unit may still name them as its
+    leader, a recorder keeps the role until HR takes it)."""
+    from datetime import date
+
+    from points.services.accounts import member_leave
+
+    searcher = org.leader_a if purpose == "notice" else org.recorder
+    assert _found(searcher, purpose, "acme")  # before leaving
+    member_leave(member=searcher, left_on=date(2026, 11, 19))
+    response = _client(searcher).get(SEARCH, {"for": purpose, "q": "acme"})
+    assert response.status_code == 403
+    assert "acme-worker-a1" not in response.content.decode()
+
+
+def test_the_declare_search_costs_the_same_whoever_could_review(org: Org) -> None:
+    """Members nobody could review are skipped without a query each (a subtree whose
+    leaders have no login, as after an import)."""
+
+    def queries() -> int:
+        client = _client(org.recorder)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(SEARCH, {"for": "declare", "q": "批量"}).status_code == 200
+        return len(captured)
+
+    orphans = OrgUnitFactory(organisation=org.organisation, parent=org.dept_a)
+    orphans.leader = MemberFactory(organisation=org.organisation, unit=orphans, user=None)
+    orphans.save()
+    MemberFactory(organisation=org.organisation, unit=orphans, name="批量0")
+    few = queries()
+    for n in range(1, 60):
+        MemberFactory(organisation=org.organisation, unit=orphans, name=f"批量{n}")
+    assert queries() == few
+    assert _found(org.recorder, "declare", "批量") == []  # their leader has no login
