@@ -158,10 +158,12 @@ class _SubjectsMixin:
         self._subjects = SUBJECTS[self.flow_class](process_ids) if process_ids else {}
         return context
 
+    def link(self, task: Any) -> str:
+        return str(task.flow_task.reverse("index", args=[task.process_id, task.pk]))
+
     def subject(self, task: Any) -> str:
-        url = task.flow_task.reverse("index", args=[task.process_id, task.pk])
         text = self._subjects.get(task.process_id) or task.title
-        return format_html('<a href="{}">{}</a>', url, text)
+        return format_html('<a href="{}">{}</a>', self.link(task), text)
 
     subject.short_description = gettext_lazy("Subject")  # type: ignore[attr-defined]
 
@@ -210,3 +212,8 @@ class QueueView(_SubjectsMixin, FlowQueueListView):
 
 class ArchiveView(_SubjectsMixin, FlowArchiveListView):
     columns = ("subject", "task_title", "finished")
+
+    def link(self, task: Any) -> str:
+        """A done task's page says little: the process page shows every step."""
+        viewset = self.request.resolver_match.flow_viewset
+        return str(viewset.reverse("process_detail", args=[task.process_id]))

@@ -85,6 +85,7 @@ def offer_by_search(field: forms.ModelChoiceField, *, purpose: str, count: int) 
             "data-search-url": f"{reverse('member_search')}?for={purpose}",
             "data-placeholder": _("Type a name or an employee number"),
             "data-no-results": _("No member found"),
+            "data-remove": _("Remove"),
         }
     )
     widget.choices = field.choices

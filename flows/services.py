@@ -18,6 +18,7 @@ from points.periods import month_start, organisation_today
 from points.roles import Role
 from points.selectors.org import (
     member_for_user,
+    member_reviewer_ids,
     member_superior,
     members_in_scope,
     members_without_superior,
@@ -43,7 +44,16 @@ def nobody_could_review(*, user: Any, members: list[Member]) -> set[int]:
     offered them. The user themselves aside: their own declaration is refused with its
     reason when they submit it."""
     me = member_for_user(user=user)
-    return members_without_superior(members=members) - {me.pk if me else None}
+    if me is None:
+        return members_without_superior(members=members)
+    reviewer_of = member_reviewer_ids(members=[*members, me])
+    my_reviewer = reviewer_of[me.pk]
+    return {
+        m.pk
+        for m in members
+        if m.pk != me.pk
+        and (reviewer_of[m.pk] is None or (reviewer_of[m.pk] == me.pk and my_reviewer is None))
+    }
 
 
 def declaration_may_submit_for(*, user: Any, member: Member) -> bool:
@@ -93,7 +103,7 @@ def declaration_submit(
         organisation=member.organisation,
         member=member,
         submitted_by=user,
-        reviewer=declaration_first_reviewer(member=member).user,
+        reviewer=_first_reviewer(member=member, submitter=user).user,
         process=process,
     )
     for form in item_forms:
@@ -145,6 +155,33 @@ def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | 
     return 0
 
 
+def _reviewer_above(*, reviewer: Member, member_id: int, submitter_id: int) -> Member | None:
+    """The next leader up from ``reviewer`` who may review a declaration: with a login, and
+    neither the member it is about nor whoever entered it (a recorder who leads a unit
+    above the member is skipped: nobody approves what they entered themselves)."""
+    above = member_superior(member=reviewer)
+    while above is not None and above.user_id is not None and above.user_id == submitter_id:
+        above = member_superior(member=above)
+    if above is None or above.user_id is None or above.pk == member_id:
+        return None
+    return above
+
+
+def _first_reviewer(*, member: Member, submitter: Any) -> Member:
+    """The member's direct superior, or, when that is whoever entered the declaration, the
+    next leader up who may review it."""
+    reviewer = declaration_first_reviewer(member=member)
+    if reviewer.user_id != submitter.pk:
+        return reviewer
+    above = _reviewer_above(reviewer=reviewer, member_id=member.pk, submitter_id=submitter.pk)
+    if above is None:
+        raise ValidationError(
+            _("Nobody above you can review a declaration you entered for %(member)s; ask HR.")
+            % {"member": member.name}
+        )
+    return above
+
+
 def declaration_first_reviewer(*, member: Member) -> Member:
     superior = member_superior(member=member)
     if superior is None or superior.user_id is None:
@@ -174,7 +211,10 @@ def declaration_review(
         .select_related("member__unit__authority_tier", "organisation", "submitted_by", "reviewer")
         .get(pk=declaration.pk)
     )
-    if declaration.reviewer_id != user.pk or declaration.member.user_id == user.pk:
+    if user.pk != declaration.reviewer_id or user.pk in (
+        declaration.member.user_id,
+        declaration.submitted_by_id,
+    ):
         raise PermissionDenied(_("You may not review this declaration."))
     if declaration.status not in (DeclarationStatus.SUBMITTED, DeclarationStatus.ESCALATED):
         raise ValidationError(_("This declaration is not waiting for review."))
@@ -213,8 +253,12 @@ def declaration_review(
         assert reviewer is not None
         limit = reviewer_tier_limit(reviewer=reviewer, declaration=declaration)
         if limit is not None and declaration_amount(declaration=declaration, items=items) > limit:
-            above = member_superior(member=reviewer)
-            if above is not None and above.user_id and above.pk != declaration.member_id:
+            above = _reviewer_above(
+                reviewer=reviewer,
+                member_id=declaration.member_id,
+                submitter_id=declaration.submitted_by_id,
+            )
+            if above is not None:
                 declaration.status = DeclarationStatus.ESCALATED
                 declaration.reviewer = above.user
                 decision = "escalate"
@@ -363,8 +407,16 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
         age = now - task.created
         if age >= timedelta(days=policy.review_escalation_days):
             reviewer = member_for_user(user=task.owner)
-            above = member_superior(member=reviewer) if reviewer else None
-            if above is None or above.user is None or above.pk == declaration.member_id:
+            above = (
+                _reviewer_above(
+                    reviewer=reviewer,
+                    member_id=declaration.member_id,
+                    submitter_id=declaration.submitted_by_id,
+                )
+                if reviewer
+                else None
+            )
+            if above is None:
                 continue
             declaration.reviewer = above.user
             declaration.status = DeclarationStatus.ESCALATED

@@ -81,24 +81,31 @@ def _superior_unit(member: Member, active_leader_of: dict[int, Any]) -> int | No
     return None
 
 
-def members_without_superior(*, members: list[Member]) -> set[int]:
-    """Of ``members`` (of one organisation, with their units), the ids of those whom
-    nobody could review: ``member_superior`` finds nobody, or somebody without a login
-    (as ``flows.services.declaration_first_reviewer`` refuses). One query for any number
-    of members."""
+def member_reviewer_ids(*, members: list[Member]) -> dict[int, int | None]:
+    """For each of ``members`` (of one organisation, with their units): the id of the member
+    who would review them (``member_superior``), or None when that is nobody or somebody
+    without a login (as ``flows.services.declaration_first_reviewer`` refuses). One query
+    for any number of members."""
     if not members:
-        return set()
+        return {}
     rows = OrgUnit.objects.filter(
         organisation_id=members[0].organisation_id, leader__status=MemberStatus.ACTIVE
     ).values_list("pk", "leader_id", "leader__user_id")
     active_leader_of = {unit: leader for unit, leader, _user in rows}
     login_of = {unit: user for unit, _leader, user in rows}
-    nobody = set()
+    reviewers: dict[int, int | None] = {}
     for member in members:
         unit = _superior_unit(member, active_leader_of)
-        if unit is None or login_of[unit] is None:
-            nobody.add(member.pk)
-    return nobody
+        reviewers[member.pk] = (
+            None if unit is None or login_of[unit] is None else active_leader_of[unit]
+        )
+    return reviewers
+
+
+def members_without_superior(*, members: list[Member]) -> set[int]:
+    """Of ``members``, the ids of those whom nobody could review (see
+    ``member_reviewer_ids``)."""
+    return {pk for pk, leader in member_reviewer_ids(members=members).items() if leader is None}
 
 
 def member_superior(*, member: Member) -> Member | None:

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from flows.models import Declaration
 from tests.conftest import Org
 from tests.factories import AuthorityTierFactory, RuleItemFactory
 from tests.flows.test_award_notice import _issue
@@ -72,10 +73,13 @@ def test_several_items_and_deductions_add_up(org: Org, idea: Any) -> None:
 
 def test_the_archive_keeps_the_subject_of_a_decided_task(org: Org, idea: Any) -> None:
     _declare(org.worker_a1, idea)
+    assert len(_subjects(org.leader_a1, INBOX)) == 1
     assert _decide(org.leader_a1, "approve").status_code == 302
     assert _subjects(org.leader_a1, INBOX) == []
-    assert [re.sub("<[^>]+>", "", s) for s in _subjects(org.leader_a1, ARCHIVE)] == [
-        "acme-worker-a1 · 合理化建议 · +10 分"
+    process = Declaration.objects.get().process_id
+    # linked to the process page, which shows every step
+    assert _subjects(org.leader_a1, ARCHIVE) == [
+        f'<a href="/declarations/declaration/{process}/">acme-worker-a1 · 合理化建议 · +10 分</a>'
     ]
 
 

@@ -22,7 +22,9 @@
       closeAfterSelect: true,
       hidePlaceholder: !select.multiple, // a list shows how to add one more
       placeholder: select.getAttribute("data-placeholder") || "",
-      plugins: select.multiple ? ["remove_button"] : [],
+      plugins: select.multiple
+        ? { remove_button: { title: select.getAttribute("data-remove") || "" } }
+        : [],
       shouldLoad: function (query) {
         return query.trim().length > 0;
       },
