@@ -33,7 +33,8 @@ def e2e_org(transactional_db: Any, settings: Any) -> Org:
 def _pick(page: Any, query: str, choice: str) -> None:
     """Type into the Tom Select control and choose the answer holding ``choice``."""
     page.locator(".ts-control").first.click()  # as a finger does: the field, then type
-    page.keyboard.type(query)
+    page.wait_for_selector(".ts-wrapper.focus")  # keys typed before the focus are lost
+    page.keyboard.type(query, delay=20)
     page.locator(".ts-dropdown .option", has_text=choice).first.click()
 
 
