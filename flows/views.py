@@ -182,9 +182,19 @@ class DeclarationStartView(View):
         chosen = self._chosen(request)
         declarant = DeclarantForm(request.POST, user=request.user, chosen=chosen)
         if not declarant.is_valid():
-            return self._context(
-                request, declarant, ItemForms(member=chosen, prefix="items"), chosen
+            # Refused (say the member's leader left since the page was drawn): the page
+            # shows the member its rules and caps are for, with the refusal, and keeps
+            # the items typed.
+            refused = declarant.errors.get("member")
+            data = request.POST.copy()
+            data["member"] = str(chosen.pk)
+            declarant = DeclarantForm(data, user=request.user, chosen=chosen)
+            if declarant.is_valid() and refused:
+                declarant.add_error("member", refused)
+            items = ItemForms(
+                request.POST, request.FILES, member=chosen, uploader=request.user, prefix="items"
             )
+            return self._context(request, declarant, items, chosen)
         member = declarant.cleaned_data["member"]
         items = ItemForms(
             request.POST, request.FILES, member=member, uploader=request.user, prefix="items"

@@ -78,6 +78,9 @@ def test_at_the_top_nobody_could_review_it_so_it_is_neither_offered_nor_taken(
     names = {row["text"].split(" (")[0] for row in found["results"]}
     assert names == {"acme-leader-a1"}  # the department leaders' reviewer would be the CEO
     response = _declare(org.ceo, idea, for_member=org.leader_b, client=client)
-    assert response.status_code == 200
-    assert "acme-leader-b 没有可审核此申报的上级" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200 and "acme-leader-b 没有可审核此申报的上级" in html
     assert not Declaration.objects.exists()
+    # the page shows whom its rules and caps are for, and keeps the item typed
+    assert f'value="{org.ceo.pk}" selected' in html.split('name="member"')[1]
+    assert "合理化建议被采纳" in html
