@@ -22,6 +22,7 @@ from flows.flows import DeclarationFlow
 from flows.inbox import SUBJECTS
 from flows.models import DeclarationStatus
 from flows.services import ReviewAction, declaration_review
+from points.ids import id_from
 
 MOST = 50  # declarations one page offers, and one request approves
 
@@ -64,7 +65,8 @@ class BulkApproveView(View):
         )
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        chosen = [int(v) for v in request.POST.getlist("task") if v.isdigit()][:MOST]
+        ids = (id_from(v) for v in request.POST.getlist("task"))
+        chosen = [pk for pk in ids if pk is not None][:MOST]
         if not chosen:
             messages.error(request, _("Choose at least one declaration to approve."))
             return HttpResponseRedirect(request.path)

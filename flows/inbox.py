@@ -149,12 +149,14 @@ class _SubjectsMixin:
     request: Any
     template_name = "flows/task_list.html"
     _subjects: Subjects
+    _page_tasks: list[Any]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
         page = context.get("page_obj")
         tasks: Iterable[Any] = page.object_list if page is not None else context["object_list"]
-        process_ids = sorted({task.process_id for task in tasks})
+        self._page_tasks = list(tasks)
+        process_ids = sorted({task.process_id for task in self._page_tasks})
         self._subjects = SUBJECTS[self.flow_class](process_ids) if process_ids else {}
         return context
 
@@ -200,7 +202,8 @@ class InboxView(_SubjectsMixin, FlowInboxListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        if self.flow_class is DeclarationFlow and len(self._subjects) > 1:
+        reviews = [t for t in self._page_tasks if t.flow_task == DeclarationFlow.review]
+        if self.flow_class is DeclarationFlow and len(reviews) > 1:
             viewset = self.request.resolver_match.flow_viewset
             context["bulk_url"] = viewset.reverse("bulk_approve")
         return context

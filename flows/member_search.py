@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from points.ids import id_from
 from points.models import Member
 from points.selectors.org import (
     member_for_user,
@@ -45,7 +46,7 @@ def matching(query: str) -> Q:
 class _Chosen(ModelChoiceIterator):
     """The field's choices narrowed to those chosen (``pks``), read when drawn."""
 
-    def __init__(self, field: forms.ModelChoiceField, pks: list[str]) -> None:
+    def __init__(self, field: forms.ModelChoiceField, pks: list[int]) -> None:
         super().__init__(field)
         assert field.queryset is not None
         self.queryset = field.queryset.filter(pk__in=pks)
@@ -57,7 +58,7 @@ class _SearchedMixin:
     choices: Any
 
     def optgroups(self, name: str, value: list[Any], attrs: Any = None) -> Any:
-        picked = [str(v) for v in value if str(v).isdigit()]
+        picked = [pk for pk in map(id_from, value) if pk is not None]
         if isinstance(self.choices, ModelChoiceIterator):
             self.choices = _Chosen(self.choices.field, picked)
         return super().optgroups(name, value, attrs)  # type: ignore[misc]

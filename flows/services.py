@@ -17,6 +17,7 @@ from points.models import AuditEvent, Member, MemberStatus
 from points.periods import month_start, organisation_today
 from points.roles import Role
 from points.selectors.org import (
+    leaders_above,
     member_for_user,
     member_reviewer_ids,
     member_superior,
@@ -42,17 +43,31 @@ def declarable_scope(*, user: Any) -> QuerySet[Member]:
 def nobody_could_review(*, user: Any, members: list[Member]) -> set[int]:
     """Of ``members``, those whose declaration nobody could review: a recorder is not
     offered them. The user themselves aside: their own declaration is refused with its
-    reason when they submit it."""
+    reason when they submit it. Those the user would review themselves go to the next
+    leader up who may (``_reviewer_above``), read once for all of them: two queries."""
     me = member_for_user(user=user)
     if me is None:
         return members_without_superior(members=members)
-    reviewer_of = member_reviewer_ids(members=[*members, me])
-    my_reviewer = reviewer_of[me.pk]
+    reviewer_of = member_reviewer_ids(members=members)
+    chain: list[Member] | None = None  # the leaders above me, read if needed
+
+    def someone_above_me_for(member: Member) -> bool:
+        nonlocal chain
+        if chain is None:
+            chain = leaders_above(member=me)
+        for leader in chain:
+            if leader.pk != member.pk and leader.user_id != user.pk:
+                return leader.user_id is not None
+        return False
+
     return {
         m.pk
         for m in members
         if m.pk != me.pk
-        and (reviewer_of[m.pk] is None or (reviewer_of[m.pk] == me.pk and my_reviewer is None))
+        and (
+            reviewer_of[m.pk] is None
+            or (reviewer_of[m.pk] == me.pk and not someone_above_me_for(m))
+        )
     }
 
 
@@ -156,15 +171,15 @@ def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | 
 
 
 def _reviewer_above(*, reviewer: Member, member_id: int, submitter_id: int) -> Member | None:
-    """The next leader up from ``reviewer`` who may review a declaration: with a login, and
-    neither the member it is about nor whoever entered it (a recorder who leads a unit
-    above the member is skipped: nobody approves what they entered themselves)."""
-    above = member_superior(member=reviewer)
-    while above is not None and above.user_id is not None and above.user_id == submitter_id:
-        above = member_superior(member=above)
-    if above is None or above.user_id is None or above.pk == member_id:
-        return None
-    return above
+    """The next leader up from ``reviewer`` who may review a declaration: neither the member
+    it is about nor whoever entered it, who are passed over (nobody approves a declaration
+    about themselves or one they entered; the level above them does). None when there is
+    nobody, or the next one has no login (as ``declaration_first_reviewer``)."""
+    for leader in leaders_above(member=reviewer):
+        if leader.pk == member_id or leader.user_id == submitter_id:
+            continue
+        return leader if leader.user_id is not None else None
+    return None
 
 
 def _first_reviewer(*, member: Member, submitter: Any) -> Member:
@@ -262,6 +277,15 @@ def declaration_review(
                 declaration.status = DeclarationStatus.ESCALATED
                 declaration.reviewer = above.user
                 decision = "escalate"
+            elif member_superior(member=reviewer) is not None:
+                # there is a level above, but it may not approve this one (it entered it,
+                # or it is about them): above this reviewer's authority, nobody may
+                raise ValidationError(
+                    _(
+                        "This declaration is above your authority, and nobody above you "
+                        "may approve it; ask HR."
+                    )
+                )
         if decision == ReviewAction.APPROVE:
             declaration.status = DeclarationStatus.APPROVED
             month = month_start(organisation_today(declaration.organisation))

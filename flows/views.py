@@ -34,6 +34,7 @@ from flows.services import (
     notice_sign,
     notice_visible_to,
 )
+from points.ids import id_from
 from points.models import Member, MemberStatus
 from points.periods import organisation_today
 from points.selectors.ledger import member_cap_usage
@@ -165,8 +166,8 @@ class DeclarationStartView(View):
         page shows that member's caps."""
         me = member_for_user(user=request.user)
         assert me is not None  # may_declare
-        wanted = request.GET.get("member", "")
-        if wanted.isdigit() and int(wanted) != me.pk:
+        wanted = id_from(request.GET.get("member", ""))
+        if wanted is not None and wanted != me.pk:
             member = declarable_scope(user=request.user).filter(pk=wanted).first()
             if member is not None and not nobody_could_review(user=request.user, members=[member]):
                 return member

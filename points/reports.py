@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from points.exports import CSV_CONTENT_TYPE, csv_bytes, xlsx_bytes
+from points.ids import id_from
 from points.models import LedgerEntry, Member, MemberKind, Organisation, OrgUnit, PeriodKind
 from points.pdf import html_in_parts, pdf_from_parts, render_pdf
 from points.periods import TOTAL_KINDS, organisation_today, period_end, period_start
@@ -306,9 +307,10 @@ def _ranking_unit(request: HttpRequest, organisation: Organisation) -> OrgUnit |
     text = (request.GET.get("unit") or "").strip()
     if not text:
         return None
-    if not text.isdigit():
+    pk = id_from(text)
+    if pk is None:
         raise InvalidParameter(_("The unit must be given by its number."))
-    unit: OrgUnit = get_object_or_404(OrgUnit, pk=int(text), organisation=organisation)
+    unit: OrgUnit = get_object_or_404(OrgUnit, pk=pk, organisation=organisation)
     return unit
 
 

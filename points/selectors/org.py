@@ -108,6 +108,25 @@ def members_without_superior(*, members: list[Member]) -> set[int]:
     return {pk for pk, leader in member_reviewer_ids(members=members).items() if leader is None}
 
 
+def leaders_above(*, member: Member) -> list[Member]:
+    """The active leaders of the units from the member's own up, nearest first, each once
+    and without the member, read with their logins: ``member_superior`` is the first of
+    them; the others are who reviews when the nearer ones may not. One query."""
+    ids = member.unit.ancestor_ids()
+    by_id = OrgUnit.objects.select_related("leader__user").in_bulk(ids)
+    chain: list[Member] = []
+    for pk in reversed(ids):
+        leader = by_id[pk].leader if pk in by_id else None
+        if (
+            leader is not None
+            and leader.status == MemberStatus.ACTIVE
+            and leader.pk != member.pk
+            and all(leader.pk != seen.pk for seen in chain)
+        ):
+            chain.append(leader)
+    return chain
+
+
 def member_superior(*, member: Member) -> Member | None:
     """The member's direct superior: the leader of their unit, or, when the member leads that
     unit (or it has no leader), the nearest leader further up the tree who is someone else;

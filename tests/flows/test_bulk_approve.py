@@ -15,7 +15,7 @@ from flows.models import Declaration, DeclarationStatus
 from points.models import AuditEvent
 from tests.conftest import Org
 from tests.factories import AuthorityTierFactory
-from tests.flows.test_declaration_flow import _client, _declare
+from tests.flows.test_declaration_flow import _client, _declare, _task_url
 
 pytestmark = pytest.mark.django_db
 BULK = "/declarations/declaration/bulk-approve/"
@@ -92,9 +92,11 @@ def test_a_task_already_decided_is_named_not_decided_twice(org: Org, idea: Any) 
     assert AuditEvent.objects.filter(action="declaration.approve").count() == 1
 
 
-def test_nothing_ticked_says_so(org: Org, idea: Any) -> None:
+@pytest.mark.parametrize("ticked", [[], ["x"], ["²"], [str(10**30)], ["-1"]])
+def test_nothing_ticked_says_so(org: Org, idea: Any, ticked: list[str]) -> None:
+    """Nothing, or nothing that could be a task's number ("²" passes ``str.isdigit``)."""
     _declare(org.worker_a1, idea)
-    response = _client(org.leader_a1).post(BULK, {}, follow=True)
+    response = _client(org.leader_a1).post(BULK, {"task": ticked}, follow=True)
     assert "请至少勾选一份要批准的申报。" in _messages(response)
     assert Declaration.objects.get().status == DeclarationStatus.SUBMITTED
 
@@ -106,6 +108,11 @@ def test_the_inbox_offers_it_from_two_declarations(org: Org, idea: Any) -> None:
     _declare(org.worker_a1, idea)
     assert f'href="{BULK}"' in client.get(INBOX).content.decode()
     assert "没有等待您审核的申报。" in _client(org.worker_b).get(BULK).content.decode()
+    # a declarant's two returned declarations are no reviews
+    for task in _tasks(org.leader_a1.user):
+        client.post(_task_url(task), {"action": "return", "reason": "请补充地点"})
+    inbox = _client(org.worker_a1).get(INBOX).content.decode()
+    assert inbox.count("/revise/") == 2 and BULK not in inbox
 
 
 def test_the_page_costs_the_same_queries_for_any_number_of_declarations(

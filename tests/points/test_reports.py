@@ -377,3 +377,10 @@ def test_a_redemption_line_shows_the_points_spent(chinese: Org, login: Any) -> N
     response = login(chinese.worker_a1).get(statement_url(kind="month"))
     text = squeezed(pdf_text(response.content))
     assert "-120可兑换积分" in text and "+0" not in text
+
+
+@pytest.mark.parametrize("unit", ["x", "²", str(10**30)])
+def test_a_ranking_unit_that_is_no_number_is_refused(scored: Org, login: Any, unit: str) -> None:
+    """ "²" passes ``str.isdigit`` but not ``int``; 10**30 passes ``int`` but no database."""
+    response = login(scored.hr).get(ranking_url(on="2026-11-20", format="xlsx", unit=unit))
+    assert response.status_code == 400
