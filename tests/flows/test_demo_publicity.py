@@ -15,7 +15,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from flows.demo_publicity import DRAFT, POSTED, PUBLICITY, SIGNOFF
-from flows.flows import AppealFlow, SummaryFlow
+from flows.flows import AppealFlow, RedemptionFlow, SummaryFlow
 from flows.models import (
     Appeal,
     AppealStatus,
@@ -153,6 +153,10 @@ def test_the_demo_logins_find_the_work() -> None:
     assert (
         f"{waiting.member.name} · {waiting.reward.name} · {waiting.points} 可兑换积分"
     ) in hr.get("/shop/redemption/queue/").content.decode()
+    # and so does the page to claim it
+    claim = RedemptionFlow.task_class.objects.get(process_id=waiting.process_id, status="NEW")
+    url = f"/shop/redemption/{claim.process_id}/{claim.flow_task.name}/{claim.pk}/assign/"
+    assert f"{waiting.member.name} · {waiting.reward.name}" in hr.get(url).content.decode()
 
     committee = Client()
     assert committee.login(username="committee2", password=DEMO_PASSWORD)

@@ -158,3 +158,15 @@ def test_the_flows_task_list_names_subjects_and_owners_in_the_same_queries(
     assert re.sub("<[^>]+>", "", cells[0]) == "acme-worker-a1 · 合理化建议 · +10 分"
     # another department's leader sees none of these processes
     assert "acme-worker-a1 ·" not in _client(org.leader_b).get(url).content.decode()
+
+
+def test_a_done_tasks_page_says_what_it_was_about(org: Org, idea: Any) -> None:
+    org.worker_a1.name = "<b>王五</b>"
+    org.worker_a1.save()
+    _declare(org.worker_a1, idea)
+    task = _open_task(org.leader_a1.user)
+    assert _decide(org.leader_a1, "approve").status_code == 302
+    url = f"/declarations/declaration/{task.process_id}/review/{task.pk}/detail/"
+    html = _client(org.leader_a1).get(url).content.decode()
+    assert "&lt;b&gt;王五&lt;/b&gt; · 合理化建议 · +10 分" in html
+    assert _client(org.leader_b).get(url).status_code in (403, 404)  # not theirs to see
