@@ -55,10 +55,7 @@ def nobody_could_review(*, user: Any, members: list[Member]) -> set[int]:
         nonlocal chain
         if chain is None:
             chain = leaders_above(member=me)
-        for leader in chain:
-            if leader.pk != member.pk and leader.user_id != user.pk:
-                return leader.user_id is not None
-        return False
+        return _next_reviewer(chain, member_id=member.pk, submitter_id=user.pk) is not None
 
     return {
         m.pk
@@ -170,16 +167,23 @@ def reviewer_tier_limit(*, reviewer: Member, declaration: Declaration) -> int | 
     return 0
 
 
-def _reviewer_above(*, reviewer: Member, member_id: int, submitter_id: int) -> Member | None:
-    """The next leader up from ``reviewer`` who may review a declaration: neither the member
-    it is about nor whoever entered it, who are passed over (nobody approves a declaration
-    about themselves or one they entered; the level above them does). None when there is
-    nobody, or the next one has no login (as ``declaration_first_reviewer``)."""
-    for leader in leaders_above(member=reviewer):
+def _next_reviewer(chain: list[Member], *, member_id: int, submitter_id: Any) -> Member | None:
+    """Of ``chain`` (``leaders_above`` someone), the first who may review a declaration:
+    neither the member it is about nor whoever entered it, who are passed over (nobody
+    approves a declaration about themselves or one they entered; the level above them
+    does). None when there is nobody, or the next one has no login (as
+    ``declaration_first_reviewer``)."""
+    for leader in chain:
         if leader.pk == member_id or leader.user_id == submitter_id:
             continue
         return leader if leader.user_id is not None else None
     return None
+
+
+def _reviewer_above(*, reviewer: Member, member_id: int, submitter_id: Any) -> Member | None:
+    """The next leader up from ``reviewer`` who may review the declaration."""
+    chain = leaders_above(member=reviewer)
+    return _next_reviewer(chain, member_id=member_id, submitter_id=submitter_id)
 
 
 def _first_reviewer(*, member: Member, submitter: Any) -> Member:
@@ -268,16 +272,15 @@ def declaration_review(
         assert reviewer is not None
         limit = reviewer_tier_limit(reviewer=reviewer, declaration=declaration)
         if limit is not None and declaration_amount(declaration=declaration, items=items) > limit:
-            above = _reviewer_above(
-                reviewer=reviewer,
-                member_id=declaration.member_id,
-                submitter_id=declaration.submitted_by_id,
+            chain = leaders_above(member=reviewer)
+            above = _next_reviewer(
+                chain, member_id=declaration.member_id, submitter_id=declaration.submitted_by_id
             )
             if above is not None:
                 declaration.status = DeclarationStatus.ESCALATED
                 declaration.reviewer = above.user
                 decision = "escalate"
-            elif member_superior(member=reviewer) is not None:
+            elif chain:
                 # there is a level above, but it may not approve this one (it entered it,
                 # or it is about them): above this reviewer's authority, nobody may
                 raise ValidationError(

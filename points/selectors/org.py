@@ -130,13 +130,7 @@ def leaders_above(*, member: Member) -> list[Member]:
 def member_superior(*, member: Member) -> Member | None:
     """The member's direct superior: the leader of their unit, or, when the member leads that
     unit (or it has no leader), the nearest leader further up the tree who is someone else;
-    read with their login (who reviews, signs and is notified)."""
-    ids = member.unit.ancestor_ids()  # the unit's own leader comes in the same query
-    by_id = OrgUnit.objects.select_related("leader__user").in_bulk(ids)
-    active_leader_of = {
-        pk: unit.leader_id
-        for pk, unit in by_id.items()
-        if unit.leader is not None and unit.leader.status == MemberStatus.ACTIVE
-    }
-    unit = _superior_unit(member, active_leader_of)
-    return None if unit is None else by_id[unit].leader
+    read with their login (who reviews, signs and is notified). The first of
+    ``leaders_above``."""
+    chain = leaders_above(member=member)
+    return chain[0] if chain else None
