@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.forms.models import ModelChoiceIterator
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows.choices import Offered
 from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.member_search import offer_by_search
 from flows.models import DeclarationItem
@@ -62,19 +60,6 @@ class EvidenceField(forms.FileField):
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
         files = data if isinstance(data, list | tuple) else [data] if data else []
         return [super(EvidenceField, self).clean(f, initial) for f in files]
-
-
-class Offered(ModelChoiceIterator):
-    """A choice list narrower than what its field accepts (the field accepts more so that
-    it can say why a choice may not be used), read only when the list is drawn."""
-
-    def __init__(self, field: forms.ModelChoiceField, offered: Callable[[], Any]) -> None:
-        self.field = field
-        self.offered = offered
-
-    @cached_property
-    def queryset(self) -> Any:  # type: ignore[override]
-        return self.offered()
 
 
 class DeclarationItemForm(forms.ModelForm):

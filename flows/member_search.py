@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from flows.choices import Offered
 from points.ids import id_from
 from points.models import Member
 from points.selectors.org import (
@@ -43,15 +44,6 @@ def matching(query: str) -> Q:
     return Q(name__icontains=query) | Q(employee_no__istartswith=query)
 
 
-class _Chosen(ModelChoiceIterator):
-    """The field's choices narrowed to those chosen (``pks``), read when drawn."""
-
-    def __init__(self, field: forms.ModelChoiceField, pks: list[int]) -> None:
-        super().__init__(field)
-        assert field.queryset is not None
-        self.queryset = field.queryset.filter(pk__in=pks)
-
-
 class _SearchedMixin:
     """Draws only the chosen options; the others are found by search in the browser."""
 
@@ -60,7 +52,10 @@ class _SearchedMixin:
     def optgroups(self, name: str, value: list[Any], attrs: Any = None) -> Any:
         picked = [pk for pk in map(id_from, value) if pk is not None]
         if isinstance(self.choices, ModelChoiceIterator):
-            self.choices = _Chosen(self.choices.field, picked)
+            field = self.choices.field
+            accepted = field.queryset
+            assert accepted is not None
+            self.choices = Offered(field, lambda: accepted.filter(pk__in=picked))
         return super().optgroups(name, value, attrs)  # type: ignore[misc]
 
 

@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
+from flows.choices import Offered
 from flows.evidence import MB, evidence_uploaded_today
-from flows.forms import AwardNoticeForm, DeclarationItemForm, Offered
+from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.member_search import offer_by_search, search_above
 from flows.models import Declaration, Evidence, NotificationPreference
 from flows.services import (
