@@ -96,6 +96,17 @@ def committee2(org: Org) -> Member:
     return org.member(org.company, "acme-committee2", role=Role.COMMITTEE)
 
 
+def queries_of(client: Client, url: str, params: dict[str, Any] | None = None) -> int:
+    """The queries one GET of ``url`` takes (it must answer 200): query budgets compare it
+    for few rows and many."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, params or {}).status_code == 200
+    return len(captured)
+
+
 @pytest.fixture
 def idea(org: Org) -> Any:
     """A fixed-points award rule of ``org`` for any unit, with no evidence needed."""

@@ -7,13 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from flows.models import AwardNotice
 from points.models import MemberStatus
 from points.roles import Role
-from tests.conftest import Org
+from tests.conftest import Org, queries_of
 from tests.factories import MemberFactory, OrgUnitFactory, RuleItemFactory
 from tests.flows.test_declaration_flow import START as DECLARE
 from tests.flows.test_declaration_flow import _client, _declare
@@ -85,10 +83,7 @@ def test_a_visitor_is_sent_to_log_in(client: Any) -> None:
 
 def test_the_search_lists_20_at_most_in_the_same_queries(org: Org) -> None:
     def queries(leader: Any) -> int:
-        client = _client(leader)
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(SEARCH, {"for": "notice", "q": "批量"}).status_code == 200
-        return len(captured)
+        return queries_of(_client(leader), SEARCH, {"for": "notice", "q": "批量"})
 
     for n in range(3):
         MemberFactory(organisation=org.organisation, unit=org.team_a1, name=f"批量{n}")
@@ -190,10 +185,7 @@ def test_the_declare_page_costs_the_same_for_any_size_of_scope(
     settings.POINTS_MEMBER_SEARCH_ABOVE = above
 
     def queries() -> int:
-        client = _client(org.recorder)
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(DECLARE).status_code == 200
-        return len(captured)
+        return queries_of(_client(org.recorder), DECLARE)
 
     few = queries()
     for n in range(40):
@@ -222,10 +214,7 @@ def test_the_declare_search_costs_the_same_whoever_could_review(org: Org) -> Non
     leaders have no login, as after an import)."""
 
     def queries() -> int:
-        client = _client(org.recorder)
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(SEARCH, {"for": "declare", "q": "批量"}).status_code == 200
-        return len(captured)
+        return queries_of(_client(org.recorder), SEARCH, {"for": "declare", "q": "批量"})
 
     orphans = OrgUnitFactory(organisation=org.organisation, parent=org.dept_a)
     orphans.leader = MemberFactory(organisation=org.organisation, unit=orphans, user=None)

@@ -3,13 +3,9 @@ the number of rows."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import Org
+from tests.conftest import Org, queries_of
 from tests.factories import RuleItemFactory
 from tests.flows.test_declaration_flow import _client, _declare
 
@@ -21,12 +17,6 @@ PAGES = {
 }
 
 
-def _queries(client: Any, url: str) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        assert client.get(url).status_code == 200
-    return len(captured)
-
-
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_query_count_does_not_grow_with_rows(org: Org, page: str) -> None:
     rule = RuleItemFactory(
@@ -34,10 +24,10 @@ def test_query_count_does_not_grow_with_rows(org: Org, page: str) -> None:
     )
     client = _client(org.leader_a1)
     _declare(org.worker_a1, rule)
-    few = _queries(client, PAGES[page])
+    few = queries_of(client, PAGES[page])
     for _ in range(6):
         _declare(org.worker_a1, rule)
-    assert _queries(client, PAGES[page]) <= few
+    assert queries_of(client, PAGES[page]) <= few
     assert few <= 25
 
 

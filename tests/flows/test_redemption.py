@@ -509,22 +509,15 @@ def test_a_reward_picture_is_checked_reencoded_and_served_to_the_organisation(
 
 
 def test_the_queue_says_what_each_request_is_in_the_same_queries(org: Org, cup: Reward) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def queue() -> tuple[int, str]:
-        client = _client(org.hr)
-        with CaptureQueriesContext(connection) as captured:
-            html = client.get(QUEUE).content.decode()
-        return len(captured), html
+    from tests.conftest import queries_of
 
     cup.stock = 10
     cup.save()
     _requested(org, org.worker_a1, cup)
-    few, _html = queue()
+    few = queries_of(_client(org.hr), QUEUE)
     for member in (org.worker_b, org.leader_a1, org.leader_b, org.recorder):
         _requested(org, member, cup)
-    many, html = queue()
-    assert many <= few
+    assert queries_of(_client(org.hr), QUEUE) <= few
+    html = _client(org.hr).get(QUEUE).content.decode()
     assert html.count("· 保温杯 · 200 可兑换积分") == 5
     assert "acme-worker-b · 保温杯 · 200 可兑换积分" in html

@@ -7,11 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from flows.models import Declaration
-from tests.conftest import Org
+from tests.conftest import Org, queries_of
 from tests.factories import AuthorityTierFactory, RuleItemFactory
 from tests.flows.test_award_notice import _issue
 from tests.flows.test_declaration_flow import _client, _decide, _declare, _open_task
@@ -113,10 +111,7 @@ def test_subjects_cost_the_same_queries_for_any_number_of_tasks(
     org: Org, idea: Any, url: str
 ) -> None:
     def queries() -> int:
-        client = _client(org.leader_a1)
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(url).status_code == 200
-        return len(captured)
+        return queries_of(_client(org.leader_a1), url)
 
     def one_more() -> None:
         _declare(org.worker_a1, idea)
@@ -140,19 +135,13 @@ def test_the_flows_task_list_names_subjects_and_owners_in_the_same_queries(
     org.leader_a1.save()
     url = "/declarations/declaration/tasks/"
 
-    def page() -> tuple[int, str]:
-        client = _client(org.leader_a1)
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(url)
-        assert response.status_code == 200
-        return len(captured), response.content.decode()
-
+    client = _client(org.leader_a1)
     _declare(org.worker_a1, idea)
-    few, _html = page()
+    few = queries_of(client, url)
     for _ in range(5):
         _declare(org.worker_a1, idea)
-    many, html = page()
-    assert many <= few
+    assert queries_of(client, url) <= few
+    html = client.get(url).content.decode()
     cells = re.findall(r'<td class="vf-list__table-cell-[^"]*">(.*?)</td>', html)
     assert cells[1:4] == ["审核申报", cells[2], "王组长"] and "acme-leader-a1" not in cells
     assert re.sub("<[^>]+>", "", cells[0]) == "acme-worker-a1 · 合理化建议 · +10 分"
