@@ -25,6 +25,7 @@ from flows.flows import (
 from flows.imports_views import ImportViewset
 from flows.inbox import ArchiveView, FlowTasksView, InboxView, QueueView
 from flows.mypoints_views import MyPointsViewset
+from flows.records import process_record
 from flows.views import MyDeclarationsView, NoticeListView
 from points.audit_views import AUDIT_READERS, AuditLogView
 from points.prize_views import PrizeAwardListView, prize_award_paid
@@ -57,8 +58,9 @@ class ScopedChartView(FlowChartView):
 
 
 class ProcessDetailView(DetailProcessView):
-    """viewflow's process page, with each step's owner by name, and its Cancel button
-    only for those who may cancel (viewflow showed it to everyone, then refused them)."""
+    """viewflow's process page, with the record the process is about (flows/records.py),
+    each step's owner by name, and its Cancel button only for those who may cancel
+    (viewflow showed it to everyone, then refused them)."""
 
     template_name = "flows/process_detail.html"
 
@@ -66,6 +68,7 @@ class ProcessDetailView(DetailProcessView):
         context = super().get_context_data(**kwargs)
         process = context["process"]
         context["task_list"] = context["task_list"].annotate(owner_name=member_name_of("owner"))
+        context["record"] = process_record(process)
         context["can_cancel"] = (
             process.status == "NEW"
             and self.flow_class.instance.has_manage_permission(  # type: ignore[union-attr]

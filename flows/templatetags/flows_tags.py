@@ -5,15 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.loader import render_to_string
 
-from flows.inbox import SUBJECTS
+from flows import records
+from flows.records import Record
+from points.models import Member, MemberKind
 
 register = template.Library()
 
 
 @register.simple_tag
-def task_subject(task: Any) -> str:
-    """What a task is about, as its flow's task lists say it (flows/inbox.py); empty for a
-    flow without subjects. Escaped when drawn."""
-    subjects = SUBJECTS.get(task.flow_task.flow_class)
-    return subjects([task.process_id]).get(task.process_id, "") if subjects else ""
+def process_record(process: Any) -> Record | None:
+    """The record a process is about (flows/records.py), for ``{% record_card %}``."""
+    return records.process_record(process)
+
+
+@register.simple_tag
+def record_card(record: Record | None) -> str:
+    """The record drawn as its card (its template escapes its text)."""
+    if record is None:
+        return ""
+    return render_to_string(record.template, record.context)
+
+
+@register.simple_tag
+def person_name(user: Any) -> str:
+    """A login's person by name (lists show people, not logins); empty for no login."""
+    if user is None:
+        return ""
+    name = (
+        Member.objects.filter(user_id=user.pk, kind=MemberKind.PERSON)
+        .order_by("pk")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return name or str(user)
