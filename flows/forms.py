@@ -45,6 +45,30 @@ def check_event_date(day: date, organisation: Organisation) -> date:
     return day
 
 
+class RuleSelect(forms.Select):
+    """The rule list, each rule with its points, and with its range and whether it needs
+    evidence on the option (``data-*``), for the page's script to help fill in the item."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        rule = getattr(option["value"], "instance", None)
+        if isinstance(rule, RuleItem):
+            option["attrs"].update(
+                {
+                    "data-min": rule.points_min,
+                    "data-max": rule.points_max,
+                    "data-sign": "+" if rule.sign > 0 else "−",
+                    "data-evidence": "1" if rule.evidence_required else "",
+                }
+            )
+        return option
+
+
+def rule_label(rule: RuleItem) -> str:
+    """A rule as lists offer it: code, name and points, e.g. "ATD-002 迟到 (−5)"."""
+    return f"{rule.code} {rule.name} ({rule.points_display()})"
+
+
 class EvidenceInput(forms.ClearableFileInput):
     """Several files at once; on a phone the camera opens straight from the form."""
 
@@ -68,7 +92,15 @@ class DeclarationItemForm(forms.ModelForm):
     class Meta:
         model = DeclarationItem
         fields = ["rule_item", "quantity", "points", "event_date", "place", "description"]
-        widgets = {"event_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "event_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "rule_item": RuleSelect,
+        }
+        help_texts = {
+            "points": gettext_lazy(
+                "A rule with fixed points fills them in; for a range, choose within it."
+            )
+        }
 
     def __init__(
         self, *args: Any, member: Member, uploader: Any = None, pending: int = 0, **kwargs: Any
@@ -82,6 +114,8 @@ class DeclarationItemForm(forms.ModelForm):
         # The form accepts any rule of the catalog, to say why one may not be used; the
         # list offers only those that may.
         rule_field.queryset = rule_items_marked_for_unit(unit=member.unit)
+        rule_field.label_from_instance = rule_label  # type: ignore[method-assign,assignment]
+        rule_field.empty_label = _("Choose a rule item")
         # A returned item keeps its own rule in the list (read when the list is drawn: the
         # revise page sets the instance later), so that the form can say it is out of force.
         rule_field.widget.choices = Offered(
@@ -181,14 +215,15 @@ class AwardNoticeForm(forms.Form):
         help_text=gettext_lazy("Choose one or more (hold Ctrl or ⌘ on a computer)."),
     )
     rule_item = forms.ModelChoiceField(
-        queryset=RuleItem.objects.none(), label=gettext_lazy("rule item")
+        queryset=RuleItem.objects.none(), label=gettext_lazy("rule item"), widget=RuleSelect
     )
     quantity = forms.IntegerField(
         min_value=1, max_value=MAX_QUANTITY, initial=1, label=gettext_lazy("quantity")
     )
     points = forms.IntegerField(required=False, label=gettext_lazy("points per unit"))
     event_date = forms.DateField(
-        label=gettext_lazy("date of the event"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("date of the event"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     description = forms.CharField(
         max_length=2000, widget=forms.Textarea, label=gettext_lazy("description")
@@ -204,6 +239,8 @@ class AwardNoticeForm(forms.Form):
         members_field.queryset = scope.exclude(pk=issuer.pk).select_related("unit").order_by("name")
         offer_by_search(members_field, purpose="notice", count=members_field.queryset.count())
         rule_field.queryset = RuleItem.objects.filter(organisation=issuer.organisation, active=True)
+        rule_field.label_from_instance = rule_label  # type: ignore[method-assign,assignment]
+        rule_field.empty_label = _("Choose a rule item")
         rule_field.widget.choices = Offered(  # those that apply to somebody in the scope
             rule_field,
             lambda: rule_items_for_any_unit(

@@ -98,6 +98,56 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         screenshot(page, "declare/06-process")
 
 
+def test_a_declaration_of_several_items_on_a_phone(live_server: Any, e2e_org: Org) -> None:
+    """"Add another item" adds an item, and an added one can be removed; each item says what
+    its rule gives, and a fixed rule fills in its points (flows/declare.js)."""
+    fixed = RuleItemFactory(
+        organisation=e2e_org.organisation, code="ATD-001", name="全勤", kind="award",
+        points_min=10, points_max=10,
+    )  # fmt: skip
+    ranged = RuleItemFactory(
+        organisation=e2e_org.organisation, code="QLT-002", name="质量改进", kind="award",
+        points_min=10, points_max=80,
+    )  # fmt: skip
+
+    def item(page: Any, n: int, rule: Any, description: str) -> None:
+        page.select_option(f"select[name=items-{n}-rule_item]", str(rule.pk))
+        page.fill(f"input[name=items-{n}-event_date]", "2026-11-10")
+        page.fill(f"input[name=items-{n}-place]", "二号车间")
+        page.fill(f"textarea[name=items-{n}-description]", description)
+
+    with browser_page() as page:
+        login(page, live_server.url, e2e_org.worker_a1.user.username)
+        page.goto(f"{live_server.url}/declarations/declaration/start/")
+        labels = page.locator("select[name=items-0-rule_item] option").all_inner_texts()
+        assert labels[0] == "请选择奖扣分标准条目"
+        assert "ATD-001 全勤 (+10)" in labels and "QLT-002 质量改进 (+10~80)" in labels
+        item(page, 0, fixed, "本月全勤")
+        assert page.input_value("input[name=items-0-points]") == "10"
+        see(page, "固定分值：每项 +10 分。")
+        page.click("text=添加一项")
+        item(page, 1, ranged, "改进质检流程")
+        see(page, "请在 10 至 80 分之间选择单项分值。")
+        page.fill("input[name=items-1-points]", "30")
+        page.click("text=添加一项")
+        assert page.locator("fieldset[data-item]").count() == 3
+        page.locator("fieldset[data-item] >> nth=2").locator("text=移除此项").click()
+        assert page.locator("fieldset[data-item]").count() == 2
+        assert page.input_value("input[name=items-TOTAL_FORMS]") == "2"
+        assert fits_width(page) and small_targets(page, "form.pts-form button") == []
+        screenshot(page, "declare/08-several-items")
+        page.click("form.pts-form button[type=submit]")
+        page.wait_for_url(lambda url: "/start/" not in url)
+        settled(page)
+
+    declaration = Declaration.objects.get()  # (the ORM outside the browser's block)
+    items = declaration.items.order_by("pk")
+    assert [(i.rule_item_id, i.points, i.description) for i in items] == [
+        (fixed.pk, 10, "本月全勤"),
+        (ranged.pk, 30, "改进质检流程"),
+    ]
+
+
 def test_a_recorder_choosing_a_member_gets_that_members_rules(
     live_server: Any, e2e_org: Org
 ) -> None:
