@@ -159,3 +159,12 @@ def test_a_done_tasks_page_says_what_it_was_about(org: Org, idea: Any) -> None:
     html = _client(org.leader_a1).get(url).content.decode()
     assert "&lt;b&gt;王五&lt;/b&gt; · 合理化建议 · +10 分" in html
     assert _client(org.leader_b).get(url).status_code in (403, 404)  # not theirs to see
+
+
+def test_an_empty_list_says_so_under_its_own_title(org: Org) -> None:
+    """viewflow's empty list showed only "第 0–0 条，共 0 条", under the site's name."""
+    html = _client(org.leader_a1).get(INBOX).content.decode()
+    assert "这里没有任务。" in html
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert title and title.group(1).strip().startswith("待办 · 积分申报")
+    assert 'name="language" value="en"' in html  # the language switch, as elsewhere
