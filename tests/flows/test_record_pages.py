@@ -17,9 +17,9 @@ from tests.conftest import Org, queries_of
 from tests.flows.test_award_notice import _issue
 from tests.flows.test_declaration_flow import _client, _declare
 from tests.flows.test_publicity import _appeal, _published
-from tests.flows.test_publicity import rule as rule  # noqa: F401 - the fixture
+from tests.flows.test_publicity import rule as rule  # the fixture
 from tests.flows.test_redemption import _requested, _task, _task_url
-from tests.flows.test_redemption import cup as cup  # noqa: F401 - the fixture
+from tests.flows.test_redemption import cup as cup  # the fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +59,7 @@ def test_a_declarations_page_shows_what_was_declared(org: Org, idea: Any) -> Non
     assert _client(org.leader_b).get(url).status_code in (403, 404)
 
 
-def test_a_declarations_page_reads_the_same_queries_for_more_items(
-    org: Org, idea: Any
-) -> None:
+def test_a_declarations_page_reads_the_same_queries_for_more_items(org: Org, idea: Any) -> None:
     _declare(org.worker_a1, idea)
     url = f"/declarations/declaration/{Declaration.objects.get().process_id}/"
     client = _client(org.worker_a1)
@@ -100,7 +98,7 @@ def test_a_task_page_says_what_the_task_is_about_without_viewflows_boxes(
 def test_the_page_to_claim_a_redemption_shows_the_request(
     org: Org,
     idea: Any,
-    cup: Any,  # noqa: F811
+    cup: Any,
 ) -> None:
     _declare(org.worker_b, idea)  # another process first: its numbers and ours differ
     redemption = _requested(org, org.worker_a1, cup)
@@ -136,7 +134,7 @@ def test_a_notices_page_lists_its_members_and_points(org: Org) -> None:
 
 def test_a_summary_and_an_appeal_page_show_their_records(
     org: Org,
-    rule: Any,  # noqa: F811
+    rule: Any,
     committee2: Any,
 ) -> None:
     summary = _published(org, rule, committee2)
