@@ -45,3 +45,8 @@ class FlowsConfig(AppConfig):
         from flows.flows import inbox_home_context
 
         HOME_CONTEXT.append(inbox_home_context)
+
+        from flows.models import ImportKind, Ruling
+        from points.audit_details import VALUE_LABELS
+
+        VALUE_LABELS.update(ruling=dict(Ruling.choices), kind=dict(ImportKind.choices))

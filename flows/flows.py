@@ -306,36 +306,56 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         return redemption_visible_to(user=user)
 
 
-#: Each flow's inbox, in the order the home page lists them.
+#: Each flow's task lists (its viewset's URL namespace: ``inbox``, ``queue``), in the order
+#: the home page lists them.
 INBOXES = (
-    (DeclarationFlow, "declarations:declaration:inbox"),
-    (AwardNoticeFlow, "declarations:awardnotice:inbox"),
-    (SummaryFlow, "publicity:summary:inbox"),
-    (AppealFlow, "publicity:appeal:inbox"),
-    (RedemptionFlow, "shop:redemption:inbox"),
+    (DeclarationFlow, "declarations:declaration"),
+    (AwardNoticeFlow, "declarations:awardnotice"),
+    (SummaryFlow, "publicity:summary"),
+    (AppealFlow, "publicity:appeal"),
+    (RedemptionFlow, "shop:redemption"),
 )
 
 
-def inbox_home_context(user: Any) -> dict[str, Any]:
-    """The home page's task buttons: one per flow the user has tasks in, each to that
-    flow's inbox (one count over every flow sent HR to an empty declaration inbox), and
-    the declarations' count for the leader's button."""
+def _per_flow(tasks: Any) -> dict[Any, int]:
+    """How many of ``tasks`` each flow class has, in one query."""
     from django.db.models import Count
-    from django.urls import reverse
-    from viewflow.workflow.models import Task
-    from viewflow.workflow.status import STATUS
 
-    counts = dict(
-        Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED)
+    return dict(
+        tasks.order_by()
         .values_list("process__flow_class")
         .annotate(n=Count("pk"))
         .values_list("process__flow_class", "n")
     )
+
+
+def inbox_home_context(user: Any) -> dict[str, Any]:
+    """The home page's task buttons: one per flow the user has tasks in, each to that
+    flow's inbox (one count over every flow sent HR to an empty declaration inbox); one
+    per flow with tasks waiting in its queue for the user to claim, each to that queue;
+    and the counts the role buttons show.
+
+    A queue's count is what viewflow's queue page (``FlowQueueListView``, our
+    ``flows.inbox.QueueView``) lists: the new tasks of ``Task.objects.user_queue``, whose
+    permission rule (the node's permission, guardian's object permissions) is viewflow's."""
+    from django.urls import reverse
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    assigned = _per_flow(Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED))
+    queued = _per_flow(Task.objects.user_queue(user).filter(status=STATUS.NEW))
     return {
         "inboxes": [
-            (flow_class.process_title, reverse(url), counts[flow_class])
-            for flow_class, url in INBOXES
-            if counts.get(flow_class)
+            (flow_class.process_title, reverse(f"{lists}:inbox"), assigned[flow_class])
+            for flow_class, lists in INBOXES
+            if assigned.get(flow_class)
         ],
-        "declaration_tasks": counts.get(DeclarationFlow, 0),
+        "queues": [
+            (flow_class.process_title, reverse(f"{lists}:queue"), queued[flow_class])
+            for flow_class, lists in INBOXES
+            if queued.get(flow_class)
+        ],
+        "declaration_tasks": assigned.get(DeclarationFlow, 0),
+        "appeals_to_rule": queued.get(AppealFlow, 0),
+        "redemptions_to_handle": queued.get(RedemptionFlow, 0),
     }

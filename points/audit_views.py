@@ -12,7 +12,9 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView
 
+from points.audit_details import audit_details, audit_raw
 from points.models import AuditEvent, Member, Organisation
+from points.models.audit import ACTION_LABELS
 from points.roles import Role
 from points.selectors.org import member_for_user, user_roles
 
@@ -56,6 +58,16 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(Q(actor__username=value) | Q(actor__in=people.values("user")))
 
 
+def _action_choices(current: str) -> list[tuple[str, Any]]:
+    """The known actions in words (``ACTION_LABELS``), for the action filter's list; a
+    code typed into the address that is not one of them (a prefix such as ``ledger.``)
+    stays chosen under its own name."""
+    choices: list[tuple[str, Any]] = [("", _("all actions")), *ACTION_LABELS.items()]
+    if current and current not in ACTION_LABELS:
+        choices.append((current, current))
+    return choices
+
+
 class AuditLogView(ListView):
     template_name = "points/audit_log.html"
     context_object_name = "events"
@@ -69,13 +81,24 @@ class AuditLogView(ListView):
             .order_by("-created_at", "-id")
         )
         self.filterset = AuditEventFilter(self.request.GET, queryset=events)
-        return self.filterset.qs if self.filterset.is_valid() else events.none()
+        action = self.filterset.form.fields["action"]
+        action.widget = forms.Select(choices=_action_choices(self.request.GET.get("action", "")))
+        if not self.filterset.is_valid():
+            return events.none()
+        chosen = self.filterset.form.cleaned_data.get("action")
+        if chosen in ACTION_LABELS:
+            # An action chosen from the list is that action only; the filter's prefix
+            # match would add the actions whose codes extend it (declaration.escalate →
+            # declaration.escalate_overdue). A typed prefix still matches as a prefix.
+            return self.filterset.qs.filter(action=chosen)
+        return self.filterset.qs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["filter"] = self.filterset
-        for event in context["events"]:  # a dict's .items in a template reads an "items" key
-            event.details = sorted(event.data.items()) if isinstance(event.data, dict) else []
+        for event in context["events"]:
+            event.details = audit_details(event.data)
+            event.raw_data = audit_raw(event.data)
         query = self.request.GET.copy()
         query.pop("page", None)
         context["query"] = query.urlencode()

@@ -196,7 +196,7 @@ def test_catalog_changes_are_audited(org: Org, login: Any) -> None:
 
 def test_details_with_an_items_key_render(org: Org, login: Any) -> None:
     """A dict's ``.items`` in a template would read the "items" key (declaration.submit
-    rows have one): the view hands the template the pairs."""
+    rows have one): the view hands the template the details, each in words."""
     AuditEvent.objects.create(
         organisation=org.organisation,
         actor=org.hr.user,
@@ -204,4 +204,5 @@ def test_details_with_an_items_key_render(org: Org, login: Any) -> None:
         data={"declaration": 7, "items": 3},
     )
     response = login(org.hr).get(URL)
-    assert response.status_code == 200 and "items: 3" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200 and '<dt title="items">事项数</dt><dd>3</dd>' in html
