@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import translation
 from viewflow.workflow.status import STATUS
 
 from flows.flows import DeclarationFlow, RedemptionFlow
@@ -147,4 +148,6 @@ def test_a_summary_and_an_appeal_page_show_their_records(
     appeal = Appeal.objects.get()
     html = _page(org.worker_a1, f"/publicity/appeal/{appeal.process_id}/")
     assert "&lt;b&gt;并未被采纳&lt;/b&gt;" in html
+    with translation.override("zh-hans"):
+        assert f"<dd>{appeal.get_status_display()}</dd>" in html  # its status, in words
     assert "<b>并未被采纳" not in html
