@@ -24,6 +24,7 @@ from points.selectors.catalog import (
     rule_items_marked_for_unit,
 )
 from points.selectors.ledger import rule_cap_usage
+from points.widgets import IsoDateInput
 
 MAX_QUANTITY = 100  # of one item of a declaration or notice
 
@@ -93,7 +94,7 @@ class DeclarationItemForm(forms.ModelForm):
         model = DeclarationItem
         fields = ["rule_item", "quantity", "points", "event_date", "place", "description"]
         widgets = {
-            "event_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "event_date": IsoDateInput,
             "rule_item": RuleSelect,
         }
         help_texts = {
@@ -223,7 +224,7 @@ class AwardNoticeForm(forms.Form):
     points = forms.IntegerField(required=False, label=gettext_lazy("points per unit"))
     event_date = forms.DateField(
         label=gettext_lazy("date of the event"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput,
     )
     description = forms.CharField(
         max_length=2000, widget=forms.Textarea, label=gettext_lazy("description")

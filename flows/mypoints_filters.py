@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from points.models import EntryKind, LedgerEntry
+from points.widgets import IsoDateInput
 
 
 class Direction:
@@ -39,13 +40,13 @@ class HistoryFilter(django_filters.FilterSet):
         label=_("from"),
         field_name="booked_on",
         lookup_expr="gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput,
     )
     date_to = django_filters.DateFilter(
         label=_("to"),
         field_name="booked_on",
         lookup_expr="lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput,
     )
     q = django_filters.CharFilter(label=_("Search"), method="search", max_length=100)
 

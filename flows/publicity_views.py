@@ -50,6 +50,7 @@ from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.ledger import RankGroup
 from points.selectors.org import member_for_user, member_name_of, user_roles
+from points.widgets import IsoDateInput
 
 __all__ = ["may_run_summary"]
 
@@ -59,16 +60,17 @@ __all__ = ["may_run_summary"]
 
 class SummaryStartForm(forms.Form):
     scope = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label=gettext_lazy("scope"))
-    on = forms.DateField(
-        label=gettext_lazy("a day in the period"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    on = forms.DateField(label=gettext_lazy("a day in the period"), widget=IsoDateInput)
 
     def __init__(self, *args: Any, organisation: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["scope"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = OrgUnit.objects.filter(organisation=organisation).order_by("path")
+        # A scope is required: no "---------" choice; the whole organisation (its top unit,
+        # first in the tree) is chosen unless HR picks a unit.
+        field.empty_label = None
+        field.initial = field.queryset.filter(parent=None).values_list("pk", flat=True).first()
         self.fields["on"].initial = organisation_today(organisation)
 
 
@@ -217,6 +219,11 @@ class SignOffView(View):
 
     def _render(self, request: HttpRequest, summary: Summary, form: SignForm) -> HttpResponse:
         publicity = publicity_for(summary=summary)
+        votes = list(
+            summary.signoffs.filter(round=summary.round)
+            .select_related("user")
+            .annotate(user_name=member_name_of("user"))
+        )
         return render(
             request,
             self.template_name,
@@ -224,7 +231,8 @@ class SignOffView(View):
                 "summary": summary,
                 "publicity": publicity,
                 "form": form,
-                "votes": summary.signoffs.filter(round=summary.round).select_related("user"),
+                "votes": votes,
+                "my_vote": next((v for v in votes if v.user_id == request.user.pk), None),
                 "voters": committee_members(organisation=summary.organisation).count(),
             },
         )

@@ -17,6 +17,7 @@ from points.models import AuditEvent, Member, Organisation
 from points.models.audit import ACTION_LABELS
 from points.roles import Role
 from points.selectors.org import member_for_user, user_roles
+from points.widgets import IsoDateInput
 
 #: Who may read an organisation's audit log.
 AUDIT_READERS = {Role.HR, Role.COMMITTEE}
@@ -37,13 +38,13 @@ class AuditEventFilter(django_filters.FilterSet):
         label=_("from"),
         field_name="created_at",
         lookup_expr="date__gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput,
     )
     until = django_filters.DateFilter(
         label=_("to"),
         field_name="created_at",
         lookup_expr="date__lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput,
     )
 
     class Meta:

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import django_filters
-from django import forms
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -32,6 +31,7 @@ from points.models import EntryKind, LedgerEntry, Organisation, OrgUnit, PeriodK
 from points.periods import TOTAL_KINDS, organisation_today, period_end, period_start
 from points.roles import Role
 from points.selectors.org import member_for_user, user_roles
+from points.widgets import IsoDateInput
 
 PREVIEW_ROWS = 50
 
@@ -53,7 +53,7 @@ class LedgerExportFilter(django_filters.FilterSet):
     on = django_filters.DateFilter(
         label=gettext_lazy("a day in the period"),
         method="noop",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput,
     )
     kind = django_filters.ChoiceFilter(label=gettext_lazy("kind"), choices=EntryKind.choices)
     rule = django_filters.ModelChoiceFilter(
