@@ -213,6 +213,10 @@ POINTS_MEMBER_SEARCH_ABOVE = int(env("POINTS_MEMBER_SEARCH_ABOVE", "100"))
 
 VIEWFLOW: dict[str, object] = {}
 
+# Every django-filter FilterSet's drop-downs: the empty choice filters nothing, so it reads
+# "All" (全部), not django-filter's "---------".
+FILTERS_EMPTY_CHOICE_LABEL = _("All")
+
 # The REST API (flows.api) under /api/v1/: token or session authentication, JSON errors
 # {"errors": [{"code", "message", "field"}]}, pages on every list, django-filter filters.
 REST_FRAMEWORK = {
