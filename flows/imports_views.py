@@ -32,7 +32,7 @@ from flows.imports_read import max_bytes
 from flows.models import ImportJob, ImportKind, ImportStatus
 from points.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_bytes, xlsx_bytes
 from points.roles import Role
-from points.selectors.org import user_roles
+from points.selectors.org import member_name_of, user_roles
 
 ROWS_PER_PAGE = 100
 
@@ -52,10 +52,17 @@ class ImportUploadForm(forms.Form):
 
 def _job(request: HttpRequest, pk: int, *, rows: bool = True) -> ImportJob:
     """The job, for HR of its organisation only (403 for anyone but HR, 404 for another
-    organisation's job); without its rows unless the page shows them."""
+    organisation's job); without its rows unless the page shows them, and then with
+    ``uploaded_by_name``, the uploader's member name."""
     import_hr_member(user=request.user)
     jobs = import_jobs_visible_to(user=request.user)
-    job: ImportJob = get_object_or_404(jobs if rows else jobs.defer("rows", "errors"), pk=pk)
+    if rows:
+        jobs = jobs.select_related("uploaded_by").annotate(
+            uploaded_by_name=member_name_of("uploaded_by")
+        )
+    else:
+        jobs = jobs.defer("rows", "errors")
+    job: ImportJob = get_object_or_404(jobs, pk=pk)
     return job
 
 
@@ -65,7 +72,11 @@ class ImportListView(View):
     template_name = "flows/import_list.html"
 
     def _render(self, request: HttpRequest, form: ImportUploadForm) -> HttpResponse:
-        jobs = import_jobs_visible_to(user=request.user).select_related("uploaded_by")
+        jobs = (
+            import_jobs_visible_to(user=request.user)
+            .select_related("uploaded_by")
+            .annotate(uploaded_by_name=member_name_of("uploaded_by"))
+        )
         page = Paginator(jobs.defer("rows"), 20).get_page(request.GET.get("page"))
         return render(
             request,

@@ -541,3 +541,37 @@ def test_the_demo_leaves_one_completed_import() -> None:
 def test_the_import_page_names_the_optional_columns_in_chinese(org: Org) -> None:
     html = _client(org.hr).get(_url("index")).content.decode()
     assert "备注（可选）" in html and "optional" not in html
+
+
+# --- who uploaded ------------------------------------------------------------------------
+
+
+def test_the_imports_name_their_uploader_in_the_same_queries_for_many(
+    org: Org, rules: dict[str, Any]
+) -> None:
+    """The list and the detail page show the uploader's member name, not their login; the
+    list takes as many queries for five uploaders as for one."""
+    from points.roles import Role
+    from tests.conftest import queries_of
+
+    uploaders = [org.hr, *(org.member(org.company, f"acme-hr{n}", Role.HR) for n in range(2, 6))]
+    for n, uploader in enumerate(uploaders):
+        uploader.name = f"人事{n}号"
+        uploader.save()
+    content = _csv([[org.worker_a1.employee_no, "2026-11-03", "ATD-002", ""]])
+    hr = _client(org.hr)
+    _upload(hr, content)
+    job = ImportJob.objects.get()
+    one = queries_of(hr, _url("index"))
+    for uploader in uploaders[1:]:
+        _upload(_client(uploader), content, name=f"{uploader.user.username}.csv")
+    five = queries_of(hr, _url("index"))
+    assert five == one
+
+    listed = hr.get(_url("index")).content.decode()
+    for n, uploader in enumerate(uploaders):
+        assert f'<td data-label="上传人">人事{n}号</td>' in listed
+        assert f">{uploader.user.username}<" not in listed
+    detail = hr.get(_url("detail", job.pk)).content.decode()
+    assert "<dd>人事0号 · " in detail
+    assert f"<dd>{org.hr.user.username} · " not in detail

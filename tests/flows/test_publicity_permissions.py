@@ -9,6 +9,7 @@ appeal concerns; viewflow's own process and task pages never cross organisations
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -26,7 +27,7 @@ from flows.models import (
     SummaryStatus,
 )
 from flows.publicity import summary_open, summary_submit
-from points.models import Member
+from points.models import CommitteeQuorum, Member
 from points.roles import Role
 from tests.conftest import Org
 from tests.flows.test_declaration_flow import _photo
@@ -309,13 +310,65 @@ def test_a_committee_member_votes_once_a_round(
     for decision, reason in (("approve", ""), ("reject", "改变主意")):
         again = _sign(org.committee, signing, decision, reason)
         assert again.status_code == 200
-        assert "您已在本轮签署过。" in again.content.decode()
+        assert "您已在本轮表决过。" in again.content.decode()
     assert SignOff.objects.filter(summary=signing, user=org.committee.user).count() == 1
     signing.refresh_from_db()
     assert signing.status == SummaryStatus.SIGNOFF  # the second member has not voted
     url = f"/publicity/board/signoff/{signing.pk}/"
     assert url not in _client(org.committee).get("/publicity/board/signoff/").content.decode()
     assert url in _client(committee2).get("/publicity/board/signoff/").content.decode()
+
+
+def _vote_list(html: str) -> list[str]:
+    """The votes the sign-off page lists, one text each."""
+    found = re.search(r'<ul class="pts-list" id="signoff-votes">(.*?)</ul>', html, re.S)
+    if found is None:
+        return []
+    return [" ".join(li.split()) for li in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)]
+
+
+def test_the_signoff_page_names_the_voters_and_shows_my_vote_instead_of_the_form(
+    org: Org, signing: Summary, committee2: Member
+) -> None:
+    org.committee.name = "委员甲"
+    org.committee.save()
+    url = f"/publicity/board/signoff/{signing.pk}/"
+    page = _client(org.committee).get(url).content.decode()
+    assert 'id="signoff-form"' in page and 'name="decision"' in page
+    assert '<span id="signoff-count">0 / 2</span>' in page and _vote_list(page) == []
+
+    assert _sign(org.committee, signing).status_code == 302
+    mine = _client(org.committee).get(url).content.decode()
+    assert '<span id="signoff-count">1 / 2</span>' in mine
+    assert _vote_list(mine) == ["委员甲：签发"]  # the name, not the login
+    assert 'id="signoff-form"' not in mine and 'name="decision"' not in mine
+    assert "您已在本轮表决：" in mine and "签发" in mine.split('id="signoff-mine"')[1]
+    # The form is not offered again, and a vote sent anyway is refused and says why.
+    again = _sign(org.committee, signing, "reject", "改变主意")
+    assert again.status_code == 200
+    assert "您已在本轮表决过。" in again.content.decode()
+    assert 'name="decision"' not in again.content.decode()
+    assert SignOff.objects.filter(summary=signing, user=org.committee.user).count() == 1
+
+    theirs = _client(committee2).get(url).content.decode()
+    assert _vote_list(theirs) == ["委员甲：签发"]
+    assert 'id="signoff-form"' in theirs and "您已在本轮表决" not in theirs
+
+
+def test_a_rejection_is_listed_with_its_reason_by_name(
+    org: Org, signing: Summary, committee2: Member
+) -> None:
+    policy = org.organisation.policy
+    policy.committee_quorum = CommitteeQuorum.ANY  # one rejection of two does not decide
+    policy.save()
+    committee2.name = "委员乙"
+    committee2.save()
+    assert _sign(committee2, signing, "reject", "<b>金额</b>有误").status_code == 302
+    page = _client(org.committee).get(f"/publicity/board/signoff/{signing.pk}/")
+    assert _vote_list(page.content.decode()) == ["委员乙：驳回 — &lt;b&gt;金额&lt;/b&gt;有误"]
+    assert 'id="signoff-form"' in page.content.decode()  # not this member's vote
+    mine = _client(committee2).get(f"/publicity/board/signoff/{signing.pk}/").content.decode()
+    assert "您已在本轮表决： 驳回 — &lt;b&gt;金额&lt;/b&gt;有误" in " ".join(mine.split())
 
 
 # --- appeals ------------------------------------------------------------------------------
