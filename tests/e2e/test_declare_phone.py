@@ -99,7 +99,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
 
 
 def test_a_declaration_of_several_items_on_a_phone(live_server: Any, e2e_org: Org) -> None:
-    """"Add another item" adds an item, and an added one can be removed; each item says what
+    """ "Add another item" adds an item, and an added one can be removed; each item says what
     its rule gives, and a fixed rule fills in its points (flows/declare.js)."""
     fixed = RuleItemFactory(
         organisation=e2e_org.organisation, code="ATD-001", name="全勤", kind="award",

@@ -211,6 +211,22 @@ def test_hr_lists_the_winners_and_marks_a_prize_paid(org: Org, won: PrizeAward) 
     assert "acme-worker-a1" not in client.get("/shop/prizes/?paid=no").content.decode()
 
 
+def test_the_winners_list_shows_the_prize_and_its_value_in_yuan_apart(
+    org: Org, won: PrizeAward
+) -> None:
+    """The prize as the table names it ("100元"), and its value in its own column, as on
+    "my points": not a raw Decimal after the name ("100元 (100.00)")."""
+    html = _client(org.hr).get("/shop/prizes/").content.decode()
+    assert "(100.00)" not in html
+    assert f'<td data-label="奖项">{won.prize}</td>' in html
+    assert '<th class="pts-num">金额（元）</th>' in html
+    assert '<td data-label="金额（元）" class="pts-num">100.00</td>' in html
+    won.amount = None
+    won.save()
+    html = _client(org.hr).get("/shop/prizes/").content.decode()
+    assert '<td data-label="金额（元）" class="pts-num">—</td>' in html
+
+
 @pytest.mark.parametrize("name", ["worker_a1", "leader_a", "committee"])
 def test_only_hr_sees_the_winners_list(org: Org, won: PrizeAward, name: str) -> None:
     client = _client(getattr(org, name))

@@ -34,6 +34,17 @@
     return dataset;
   }
 
+  /* Chart.js keeps room left of a bottom axis for its first label's width only, but a
+   * rotated label also reaches left by its height: on a 390-px phone the first month
+   * ("2025-12") was cut to "025-12". Scale option ``afterFit``: add that height. */
+  function roomForFirstLabel(scale) {
+    if (!scale.labelRotation || !scale.isHorizontal() || scale.options.position !== "bottom") {
+      return;
+    }
+    var font = window.Chart.helpers.toFont(scale.options.ticks.font);
+    scale.paddingLeft += Math.sin(scale.labelRotation * Math.PI / 180) * font.lineHeight;
+  }
+
   function draw(canvas) {
     if (canvas.dataset.drawn === "1" || typeof window.Chart === "undefined") {
       return;
@@ -45,12 +56,16 @@
     var spec = JSON.parse(source.textContent);
     var type = spec.type || "bar";
     var datasets = (spec.data.datasets || []).map(function (d, i) { return colour(d, i, type); });
-    var options = merge({
+    var defaults = {
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
       plugins: { legend: { position: "bottom" } }
-    }, spec.options);
+    };
+    if (type === "line" || type === "bar") {  /* the types with an x axis */
+      defaults.scales = { x: { afterFit: roomForFirstLabel } };
+    }
+    var options = merge(defaults, spec.options);
     var chart = new window.Chart(canvas, {
       type: type,
       data: { labels: spec.data.labels, datasets: datasets },
