@@ -33,5 +33,5 @@ def test_compiled_catalogue_matches_the_source() -> None:
 def test_viewflow_strings_have_a_current_chinese_catalogue() -> None:
     po = polib.pofile(str(VENDOR / "django.po"))
     assert len(po) > 80 and po.untranslated_entries() == []
-    mo = {e.msgid: e.msgstr for e in polib.mofile(str(VENDOR / "django.mo"))}
-    assert all(mo.get(e.msgid) == e.msgstr for e in po)
+    mo = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(VENDOR / "django.mo"))}
+    assert all(mo.get((e.msgctxt, e.msgid)) == e.msgstr for e in po)

@@ -107,6 +107,7 @@ def test_the_page_to_claim_a_redemption_shows_the_request(
     assert task.status == STATUS.NEW
     html = _page(org.hr, _task_url(task, "assign"))
     assert "尚未领取" in html  # nobody has claimed it
+    assert "<dt>状态</dt><dd>待处理</dd>" in html  # viewflow's "New", said for a task
     assert f">#{redemption.pk}</a>" in html  # the number the lists show
     assert cup.name in html and "等待人力资源部批准" in html
     assert "领取" in html  # the claim button
