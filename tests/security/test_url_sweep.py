@@ -696,6 +696,7 @@ PUBLIC.update(
         "accounts/reset/<uidb64>/<token>/": ("/accounts/reset/MQ/bad-token/", OK, OK, "link"),
         "accounts/reset/done/": ("/accounts/reset/done/", OK, NO_POST, "password was reset"),
         "i18n/setlang/": ("/i18n/setlang/", ANY_PAGE, ANY_PAGE, "the language switch"),
+        "favicon.ico": ("/favicon.ico", frozenset({REDIRECT}), frozenset({REDIRECT}), "icon"),
         "admin/login/": ("/admin/login/", OK, OK, "the admin's login page"),
         "admin/logout/": (
             "/admin/logout/",
