@@ -119,7 +119,7 @@ class PublicityBoardViewset(AppMenuMixin, Viewset):
     """Published batches for everyone in scope, their PDF notices, and the committee's
     sign-off pages."""
 
-    title = _("Publicity")
+    title = _("Publicity board")  # under the application "Publicity"
     icon = "campaign"
     app_name = "board"
 
@@ -186,6 +186,7 @@ class AuditLogViewset(AppMenuMixin, Viewset):
 
 class PointsSite(Site):
     index_path = path("", HomeView.as_view(), name="index")
+    menu_template_name = "points/includes/site_menu.html"  # with a way home
 
 
 site = PointsSite(
