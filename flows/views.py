@@ -42,6 +42,7 @@ from points.selectors.ledger import member_cap_usage
 from points.selectors.org import (
     member_for_user,
     member_name_of,
+    person_name,
 )
 
 MAX_ITEMS = 5
@@ -218,10 +219,15 @@ class DeclarationStartView(View):
             declarant.add_error(None, error)
             return self._context(request, declarant, items, member)
         activation.execute()
-        messages.success(
-            request,
-            _("Your declaration was sent to %(reviewer)s.") % {"reviewer": declaration.reviewer},
-        )
+        reviewer = person_name(user=declaration.reviewer)
+        if member.user_id == request.user.pk:
+            sent = _("Your declaration was sent to %(reviewer)s.") % {"reviewer": reviewer}
+        else:
+            sent = _("The declaration for %(member)s was sent to %(reviewer)s.") % {
+                "member": member.name,
+                "reviewer": reviewer,
+            }
+        messages.success(request, sent)
         return HttpResponseRedirect(activation.get_success_url(request))
 
 
@@ -265,7 +271,41 @@ def _task_declaration(request: HttpRequest) -> Declaration:
 
 
 class DeclarationReviewView(View):
+    """The reviewer's task page: the declaration's status alone, then what happened to it
+    before (returned with a reason, resubmitted, escalated), each with its date: the
+    declaration keeps only the latest reason, which on a resubmitted one is the old return
+    reason, not part of the status."""
+
     template_name = "flows/declaration_review.html"
+    #: The audit actions the reviewer sees as the declaration's earlier steps.
+    history_actions = (
+        "declaration.return",
+        "declaration.resubmit",
+        "declaration.escalate",
+        "declaration.escalate_overdue",
+    )
+
+    def _history(self, declaration: Declaration) -> list[dict[str, Any]]:
+        from points.models import AuditEvent
+
+        events = (
+            AuditEvent.objects.filter(
+                organisation_id=declaration.organisation_id,
+                action__in=self.history_actions,
+                data__declaration=declaration.pk,
+            )
+            .annotate(actor_name=member_name_of("actor"))
+            .order_by("created_at", "pk")
+        )
+        return [
+            {
+                "action": event.action.removeprefix("declaration."),
+                "at": event.created_at,
+                "by": event.actor_name or "",  # type: ignore[attr-defined]
+                "reason": str(event.data.get("reason") or ""),
+            }
+            for event in events
+        ]
 
     def _render(self, request: HttpRequest, form: ReviewForm) -> HttpResponse:
         declaration = _task_declaration(request)
@@ -274,6 +314,7 @@ class DeclarationReviewView(View):
             self.template_name,
             {
                 "declaration": declaration,
+                "history": self._history(declaration),
                 "items": declaration.items.select_related("rule_item").prefetch_related("evidence"),
                 "form": form,
                 "activation": request.activation,  # type: ignore[attr-defined]
@@ -355,7 +396,8 @@ class DeclarationReviseView(View):
         activation.execute()
         messages.success(
             request,
-            _("Your declaration went back to %(reviewer)s.") % {"reviewer": declaration.reviewer},
+            _("The declaration went back to %(reviewer)s.")
+            % {"reviewer": person_name(user=declaration.reviewer)},
         )
         return HttpResponseRedirect(activation.get_success_url(request))
 

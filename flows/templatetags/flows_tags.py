@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 
 from flows import records
 from flows.records import Record
-from points.models import Member, MemberKind
+from points.selectors import org
 
 register = template.Library()
 
@@ -31,12 +31,4 @@ def record_card(record: Record | None) -> str:
 @register.simple_tag
 def person_name(user: Any) -> str:
     """A login's person by name (lists show people, not logins); empty for no login."""
-    if user is None:
-        return ""
-    name = (
-        Member.objects.filter(user_id=user.pk, kind=MemberKind.PERSON)
-        .order_by("pk")
-        .values_list("name", flat=True)
-        .first()
-    )
-    return name or str(user)
+    return org.person_name(user=user)

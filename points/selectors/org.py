@@ -36,6 +36,20 @@ def member_name_of(user_ref: str) -> Subquery:
     )
 
 
+def person_name(*, user: Any) -> str:
+    """A login's person by name (people are named, not shown by login); the login when
+    no person has it, and empty for no login."""
+    if user is None:
+        return ""
+    name = (
+        Member.objects.filter(user_id=user.pk, kind=MemberKind.PERSON)
+        .order_by("pk")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return name or str(user)
+
+
 def organisation_for_user(*, user: Any) -> Organisation | None:
     member = member_for_user(user=user)
     return member.organisation if member else None

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
@@ -84,6 +85,11 @@ def _declare(
     return client.post(START, data)
 
 
+def _said(response: Any) -> list[str]:
+    """The messages a response left for the next page."""
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
 def _open_task(user: Any) -> Task:
     return Task.objects.get(owner=user, status=STATUS.ASSIGNED)
 
@@ -101,8 +107,11 @@ def _decide(reviewer: Any, action: str, reason: str = "", **points: int) -> Any:
 def test_member_declares_and_the_leader_approves_into_the_pending_pool(
     org: Org, rules: dict[str, Any]
 ) -> None:
+    org.leader_a1.name = "王组长"
+    org.leader_a1.save()
     response = _declare(org.worker_a1, rules["praise"])
     assert response.status_code == 302, response.content.decode()[:3000]
+    assert _said(response) == ["您的申报已提交给 王组长 审核。"]  # a name, not a login
     declaration = Declaration.objects.get()
     assert declaration.reviewer == org.leader_a1.user
     task = _open_task(org.leader_a1.user)
@@ -171,6 +180,7 @@ def test_return_and_resubmit_goes_back_to_the_same_reviewer(
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
+    assert _said(response) == [f"申报已重新提交给 {org.leader_a1.name}。"]  # a name, not a login
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.SUBMITTED
     assert declaration.items.get().points == 30

@@ -188,6 +188,12 @@ def test_a_recorder_sees_the_rules_and_caps_of_the_member_they_declare_for(
         team_only.pk,
     }
     assert not Declaration.objects.exists()
+    # entered for a member, the message says whose declaration went to whom
+    from tests.flows.test_declaration_flow import _said
+
+    sent = _declare(org.recorder, praise, for_member=org.worker_a1, client=client)
+    assert sent.status_code == 302
+    assert _said(sent) == [f"{org.worker_a1.name}的申报已提交给 {org.leader_a1.name} 审核。"]
 
 
 def test_missing_evidence_is_refused(org: Org, praise: Any) -> None:
