@@ -161,8 +161,23 @@ def test_a_recorder_choosing_a_member_gets_that_members_rules(
         page.goto(f"{live_server.url}/declarations/declaration/start/")
         rules = "select[name=items-0-rule_item] option"
         assert "甲一班组专项" not in page.locator(rules).all_inner_texts()
+        # with an item typed, changing the member asks first: dismissed, nothing changes
+        page.fill("textarea[name=items-0-description]", "已填写的说明")
+        asked: list[str] = []
+
+        def answer(dialog: Any, accept: bool) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        page.once("dialog", lambda dialog: answer(dialog, False))
+        page.select_option("select[name=member]", str(worker.pk))
+        assert asked and "清空" in asked[0]
+        assert page.input_value("select[name=member]") != str(worker.pk)
+        assert page.input_value("textarea[name=items-0-description]") == "已填写的说明"
+        page.once("dialog", lambda dialog: answer(dialog, True))
         page.select_option("select[name=member]", str(worker.pk))
         page.wait_for_url(re.compile(rf".*\?member={worker.pk}$"))
+        assert page.title().startswith(f"为{worker.name}申报积分")
         settled(page)
         assert any("甲一班组专项" in text for text in page.locator(rules).all_inner_texts())
         assert page.input_value("select[name=member]") == str(worker.pk)

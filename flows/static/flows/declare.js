@@ -1,6 +1,6 @@
 /* The declaration form. Served from our origin (CSP: script-src 'self').
    - A recorder, who may declare for several members: choosing the member reloads the page
-     with that member's rules and caps (?member=).
+     with that member's rules and caps (?member=), after asking when items were typed.
    - Each item says what its rule gives (fixed points, or the range to choose from) and
      whether it needs evidence; a fixed rule fills in its points.
    - "Add another item" adds an item (up to the form's maximum); an added item can be
@@ -20,7 +20,26 @@
       return;
     }
     select.setAttribute("data-watched", "1");
+    var chosen = select.value;
     select.addEventListener("change", function () {
+      // the page reloads with the member's rules: what was typed would be lost
+      var form = select.closest("form");
+      var typed = form && Array.prototype.some.call(
+        form.querySelectorAll("[data-item-list] select, [data-item-list] textarea, [data-item-list] input"),
+        function (field) {
+          if (field.type === "file") {
+            return field.files.length > 0;
+          }
+          if (field.name.slice(-9) === "-quantity" || field.readOnly) {
+            return false;
+          }
+          return field.value !== "";
+        }
+      );
+      if (typed && !window.confirm(form.getAttribute("data-change-member-text"))) {
+        select.value = chosen;
+        return;
+      }
       var url = new URL(window.location.href);
       url.searchParams.set("member", select.value);
       window.location.assign(url.toString());
