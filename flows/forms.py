@@ -88,6 +88,8 @@ class EvidenceField(forms.FileField):
 
 
 class DeclarationItemForm(forms.ModelForm):
+    required_css_class = "pts-required"  # marked on the page (a formset's inputs have no
+    # ``required``: an extra item may stay empty)
     evidence = EvidenceField(label=gettext_lazy("evidence (photos or PDF)"), required=False)
 
     class Meta:
@@ -101,6 +103,13 @@ class DeclarationItemForm(forms.ModelForm):
             "points": gettext_lazy(
                 "A rule with fixed points fills them in; for a range, choose within it."
             )
+        }
+        error_messages = {
+            "rule_item": {"required": gettext_lazy("Choose the rule item.")},
+            "quantity": {"required": gettext_lazy("Fill in the quantity.")},
+            "event_date": {"required": gettext_lazy("Fill in the date of the event.")},
+            "place": {"required": gettext_lazy("Fill in where it happened.")},
+            "description": {"required": gettext_lazy("Say what happened.")},
         }
 
     def __init__(
@@ -209,6 +218,8 @@ class DeclarationItemForm(forms.ModelForm):
 
 class AwardNoticeForm(forms.Form):
     """A leader's notice to members of the units they lead."""
+
+    required_css_class = "pts-required"
 
     members = forms.ModelMultipleChoiceField(
         queryset=Member.objects.none(),

@@ -281,3 +281,30 @@ def test_a_publicity_group_without_anybody_says_so(org: Org) -> None:
         "flows/_publicity_top.html", {"publicity": {"top": {"leaders": []}}, "leaders": "leaders"}
     )
     assert "本批次中没有此类人员" in html and "<li>" not in html
+
+
+def test_a_missing_place_is_named_under_its_label(org: Org, praise: Any) -> None:
+    from tests.flows.test_declaration_flow import START, _client
+
+    response = _client(org.worker_a1).post(
+        START,
+        {
+            "member": org.worker_a1.pk,
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "5",
+            "items-0-rule_item": praise.pk,
+            "items-0-quantity": "1",
+            "items-0-event_date": "2026-11-10",
+            "items-0-description": "顾客表扬",
+        },
+    )
+    html = response.content.decode()
+    field = re.search(
+        r'<div class="pts-required">\s*<label for="id_items-0-place"[^>]*>(.*?)</label>(.*?)<input',
+        html,
+        re.S,
+    )
+    assert field and "请填写地点。" in field.group(2)  # between its label and its input
+    assert not Declaration.objects.exists()

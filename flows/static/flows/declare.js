@@ -94,8 +94,8 @@
     var pattern = new RegExp("^(id_)?" + prefix + "-(\\d+|__prefix__)-");
     var items = form.querySelectorAll("[data-item-list] [data-item]");
     items.forEach(function (item, index) {
-      item.querySelectorAll("[name], [id], label[for]").forEach(function (element) {
-        ["name", "id", "for"].forEach(function (attribute) {
+      item.querySelectorAll("[name], [id], label[for], [aria-describedby]").forEach(function (element) {
+        ["name", "id", "for", "aria-describedby"].forEach(function (attribute) {
           var value = element.getAttribute(attribute);
           if (value && pattern.test(value)) {
             element.setAttribute(
