@@ -232,7 +232,13 @@ class AwardNoticeForm(forms.Form):
     quantity = forms.IntegerField(
         min_value=1, max_value=MAX_QUANTITY, initial=1, label=gettext_lazy("quantity")
     )
-    points = forms.IntegerField(required=False, label=gettext_lazy("points per unit"))
+    points = forms.IntegerField(
+        required=False,
+        label=gettext_lazy("points per unit"),
+        help_text=gettext_lazy(
+            "A rule with fixed points fills them in; for a range, choose within it."
+        ),
+    )
     event_date = forms.DateField(
         label=gettext_lazy("date of the event"),
         widget=IsoDateInput,

@@ -20,7 +20,7 @@ from flows.choices import Offered
 from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.member_search import offer_by_search, search_above
-from flows.models import Declaration, Evidence, NotificationPreference
+from flows.models import Declaration, Evidence, NoticeStatus, NotificationPreference
 from flows.services import (
     ReviewAction,
     declarable_scope,
@@ -469,7 +469,13 @@ class NoticeStartView(View):
         notice.process = activation.process
         notice.save(update_fields=["process"])
         activation.execute()
-        messages.success(request, _("The notice was issued."))
+        if notice.status == NoticeStatus.APPROVED:
+            done = _("The notice took effect: its points wait in this month's pending pool.")
+        else:
+            done = _("The notice is above your authority: it was sent to %(signer)s to sign.") % {
+                "signer": person_name(user=notice.signer)
+            }
+        messages.success(request, done)
         return HttpResponseRedirect(activation.get_success_url(request))
 
 

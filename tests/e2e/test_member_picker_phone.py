@@ -10,7 +10,15 @@ import pytest
 
 from flows.models import AwardNotice
 from tests.conftest import Org
-from tests.e2e.conftest import browser_page, fits_width, login, screenshot, settled, small_targets
+from tests.e2e.conftest import (
+    browser_page,
+    fits_width,
+    login,
+    screenshot,
+    see,
+    settled,
+    small_targets,
+)
 from tests.factories import MemberFactory, RuleItemFactory
 
 pytestmark = pytest.mark.e2e
@@ -62,11 +70,15 @@ def test_a_leader_finds_a_notices_members_by_typing(live_server: Any, e2e_org: O
         assert fits_width(page)
         screenshot(page, "notice/01-members-by-search")
         page.select_option("select[name=rule_item]", str(late.pk))
+        # the rule's points are filled in and said, with their sign (flows/declare.js)
+        assert page.input_value("input[name=points]") == "5"
+        see(page, "固定分值：每项 −5 分。")
         page.fill("input[name=event_date]", "2026-11-12")
         page.fill("textarea[name=description]", "早会迟到")
         page.click("form.pts-form button[type=submit]")
         page.wait_for_url(re.compile(r".*/declarations/awardnotice/\d+/$"))
         settled(page)
+        see(page, "通知单已生效")  # within the leader's tier: no signature needed
     notice = AwardNotice.objects.get()
     assert set(notice.items.values_list("member", flat=True)) == {worker.pk, two.pk}
 

@@ -13,7 +13,7 @@ from viewflow.workflow.models import Task
 from flows.models import AwardNotice, NoticeStatus
 from tests.conftest import Org
 from tests.factories import AuthorityTierFactory, RuleItemFactory
-from tests.flows.test_declaration_flow import _client
+from tests.flows.test_declaration_flow import _client, _said
 
 pytestmark = pytest.mark.django_db
 START = "/declarations/awardnotice/start/"
@@ -67,7 +67,11 @@ def test_above_the_tier_the_next_level_signs(org: Org, late: Any) -> None:
         organisation=org.organisation, level=1, max_points=20
     )
     org.team_a1.save()
-    _issue(org.leader_a1, [org.worker_a1], late, quantity=10)  # 50 points > 20
+    org.leader_a.name = "李部长"
+    org.leader_a.save()
+    issued = _issue(org.leader_a1, [org.worker_a1], late, quantity=10)  # 50 points > 20
+    # it says where the notice went, not that it was issued (it has not taken effect)
+    assert _said(issued) == ["通知单超出您的权限：已送交 李部长 签批。"]
     notice = AwardNotice.objects.get()
     assert notice.status == NoticeStatus.AWAITING_SIGNATURE
     assert notice.signer == org.leader_a.user

@@ -1,4 +1,5 @@
-/* The declaration form. Served from our origin (CSP: script-src 'self').
+/* The declaration form, and the notice form's rule hints. Served from our origin (CSP:
+   script-src 'self').
    - A recorder, who may declare for several members: choosing the member reloads the page
      with that member's rules and caps (?member=), after asking when items were typed.
    - Each item says what its rule gives (fixed points, or the range to choose from) and
@@ -47,8 +48,8 @@
   }
 
   function describeRule(form, item) {
-    var select = item.querySelector("select[name$='-rule_item']");
-    var points = item.querySelector("input[name$='-points']");
+    var select = item.querySelector("select[name$='rule_item']");
+    var points = item.querySelector("input[name$='points']");
     if (!select || !points) {
       return;
     }
@@ -83,7 +84,7 @@
       points.max = max;
       text = format(form.getAttribute("data-range-text"), { min: min, max: max });
     }
-    if (option.getAttribute("data-evidence")) {
+    if (option.getAttribute("data-evidence") && form.getAttribute("data-evidence-text")) {
       text += " " + form.getAttribute("data-evidence-text");
     }
     hint.textContent = text;
@@ -127,7 +128,7 @@
     var template = form.querySelector("template[data-item-template]");
     form.addEventListener("change", function (event) {
       var item = event.target.closest("[data-item]");
-      if (item && event.target.matches("select[name$='-rule_item']")) {
+      if (item && event.target.matches("select[name$='rule_item']")) {
         describeRule(form, item);
       }
     });
@@ -156,9 +157,25 @@
     renumber(form);
   }
 
+  function watchNotice() {
+    // the notice form: one rule for all its members, the form its only item
+    var form = document.querySelector("form[data-rule-hints]");
+    if (!form || form.getAttribute("data-watched")) {
+      return;
+    }
+    form.setAttribute("data-watched", "1");
+    form.addEventListener("change", function (event) {
+      if (event.target.matches("select[name$='rule_item']")) {
+        describeRule(form, form);
+      }
+    });
+    describeRule(form, form);
+  }
+
   function start() {
     watchMember();
     watchItems();
+    watchNotice();
   }
 
   document.addEventListener("DOMContentLoaded", start);
