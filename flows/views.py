@@ -417,6 +417,13 @@ class MyDeclarationsView(ListView):
             .order_by("-created_at", "-pk")
         )
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        for declaration in context["object_list"]:
+            declaration.total = sum(item.signed_total for item in declaration.items.all())
+        context["may_declare"] = may_declare(self.request.user)
+        return context
+
 
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     """An evidence file, only for users who may see its declaration or appeal; always an attachment,
