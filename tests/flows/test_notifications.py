@@ -62,3 +62,16 @@ def test_a_digest_user_gets_one_mail_a_day(
 
 def test_the_settings_page_needs_a_login(client: Any) -> None:
     assert client.get("/notifications/").status_code == 302
+
+
+def test_the_settings_page_says_where_mail_goes_and_about_what(org: Org) -> None:
+    user = org.leader_a1.user
+    user.email = "<b>wang</b>@example.com"
+    user.save()
+    html = _client(org.leader_a1).get("/notifications/").content.decode()
+    assert "邮件将发送至 &lt;b&gt;wang&lt;/b&gt;@example.com。" in html
+    assert "待审核的申报" in html and "积分兑换" in html
+    user.email = ""
+    user.save()
+    html = _client(org.leader_a1).get("/notifications/").content.decode()
+    assert "没有邮箱地址" in html
