@@ -57,6 +57,9 @@ class ScopedChartView(FlowChartView):
         return super().dispatch(request, *args, **kwargs)
 
 
+GATEWAYS = ("SWITCH", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY", "JOIN")  # viewflow task_type
+
+
 class ProcessDetailView(DetailProcessView):
     """viewflow's process page, with the record the process is about (flows/records.py),
     each step's owner by name, and its Cancel button only for those who may cancel
@@ -67,7 +70,12 @@ class ProcessDetailView(DetailProcessView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         process = context["process"]
-        context["task_list"] = context["task_list"].annotate(owner_name=member_name_of("owner"))
+        # the steps people took, and the end; not the gateways between them ("按结果流转")
+        context["task_list"] = (
+            context["task_list"]
+            .exclude(flow_task_type__in=GATEWAYS)
+            .annotate(owner_name=member_name_of("owner"))
+        )
         context["record"] = process_record(process)
         context["can_cancel"] = (
             process.status == "NEW"

@@ -152,3 +152,14 @@ def test_a_summary_and_an_appeal_page_show_their_records(
     with translation.override("zh-hans"):
         assert f"<dd>{appeal.get_status_display()}</dd>" in html  # its status, in words
     assert "<b>并未被采纳" not in html
+
+
+def test_the_steps_are_what_people_did_not_the_gateways(org: Org, idea: Any) -> None:
+    from tests.flows.test_declaration_flow import _decide
+
+    _declare(org.worker_a1, idea)
+    assert _decide(org.leader_a1, "approve").status_code == 302
+    declaration = Declaration.objects.get()
+    html = _page(org.worker_a1, f"/declarations/declaration/{declaration.process_id}/")
+    assert "申报积分" in html and "审核申报" in html and "流程结束" in html
+    assert "按结果流转" not in html  # the route after the review: not a step anybody took
