@@ -22,7 +22,7 @@ from flows.models import (
     Summary,
     SummaryStatus,
 )
-from flows.tasklock import LockedView
+from flows.tasklock import LockedView, claimable
 
 
 class ScopedViewMixin:
@@ -202,10 +202,38 @@ def _appeal_organisation(process: Any) -> Any:
     return Appeal.objects.select_related("organisation").get(process_id=process.pk).organisation
 
 
+#: HR's permission on its own organisation (a django-guardian object permission granted with
+#: the HR role; see ``points.services.org.ORGANISATION_PERMISSIONS``). It is the one such
+#: permission HR holds, named after the shop where it first gated HR's queue; the
+#: re-examination's queue asks for it too, so that queue never crosses organisations.
+HR_QUEUE_PERMISSION = "points.handle_redemption"
+
+
+class AppealReexamineTask(LockedView):
+    """The re-examination (二次核查): assigned to an HR officer whom the appeal does not
+    concern, or waiting in HR's queue when it concerns every HR officer. Nobody the appeal
+    concerns (its appellant, the member whose item it is) may take it from the queue or
+    act on it, even when it was assigned to them before this rule existed;
+    ``flows.publicity.appeal_reexamine`` refuses them as well."""
+
+    def _concerns(self, user: Any, task: Any) -> bool:
+        from flows.publicity import appeals_concerning
+
+        return bool(appeals_concerning(user=user).filter(process_id=task.process_id).exists())
+
+    def can_assign(self, user: Any, task: Any) -> bool:
+        return bool(super().can_assign(user, task)) and not self._concerns(user, task)
+
+    def can_execute(self, user: Any, task: Any) -> bool:
+        return bool(super().can_execute(user, task)) and not self._concerns(user, task)
+
+
 class AppealFlow(ScopedViewMixin, flow.Flow):
-    """申诉: a member objects to a published item; HR re-examines (二次核查); a committee
-    member takes the ruling from the committee's queue (an object permission on the
-    organisation, so the queue never crosses organisations) and rules (裁定)."""
+    """申诉: a member objects to a published item; an HR officer whom the appeal does not
+    concern re-examines (二次核查; ``flows.publicity.appeal_reexaminer`` says who, and when
+    there is nobody the task waits in HR's queue); a committee member takes the ruling from
+    the committee's queue (an object permission on the organisation, so the queue never
+    crosses organisations) and rules (裁定)."""
 
     process_title = _("Appeal")
     process_description = _("Object to a published item during its publicity window.")
@@ -217,9 +245,10 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         .Next(this.reexamine)
     )
     reexamine = (
-        LockedView(publicity_views.AppealReexamineView.as_view())
+        AppealReexamineTask(publicity_views.AppealReexamineView.as_view())
         .Annotation(title=_("Re-examine the appeal"))
-        .Assign(this.hr_owner)
+        .Assign(this.reexaminer)
+        .Permission(HR_QUEUE_PERMISSION, obj=_appeal_organisation)
         .Next(this.rule)
     )
     rule = (
@@ -233,8 +262,10 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
     def _appeal(self, activation: Any) -> Appeal:
         return Appeal.objects.select_related("item__summary").get(process_id=activation.process.pk)
 
-    def hr_owner(self, activation: Any) -> Any:
-        return self._appeal(activation).item.summary.created_by
+    def reexaminer(self, activation: Any) -> Any:
+        from flows.publicity import appeal_reexaminer
+
+        return appeal_reexaminer(appeal=self._appeal(activation))
 
     def visible_to(self, user: Any) -> Any:
         from flows.publicity import appeal_visible_to
@@ -343,7 +374,16 @@ def inbox_home_context(user: Any) -> dict[str, Any]:
     from viewflow.workflow.status import STATUS
 
     assigned = _per_flow(Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED))
-    queued = _per_flow(Task.objects.user_queue(user).filter(status=STATUS.NEW))
+    from django.db.models import Q
+
+    visible = Q(pk__in=[])  # as the queue pages: in processes the user may see
+    for flow_class, _lists in INBOXES:
+        visible |= Q(
+            process__flow_class=flow_class,
+            process__in=flow_class.instance.visible_to(user).values("process"),
+        )
+    queue = Task.objects.user_queue(user).filter(status=STATUS.NEW).filter(visible)
+    queued = _per_flow(claimable(queue, user))
     return {
         "inboxes": [
             (flow_class.process_title, reverse(f"{lists}:inbox"), assigned[flow_class])

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -112,6 +112,36 @@ def committee_members(*, organisation: Organisation) -> QuerySet[Member]:
         user__groups__name=Role.COMMITTEE,
         user__is_active=True,
     ).select_related("user")
+
+
+def hr_members(*, organisation: Organisation) -> QuerySet[Member]:
+    """Active HR officers of the organisation."""
+    return Member.objects.filter(
+        organisation=organisation,
+        status=MemberStatus.ACTIVE,
+        user__groups__name=Role.HR,
+        user__is_active=True,
+    ).select_related("user")
+
+
+def _administrators(organisation: Organisation) -> list[Any]:
+    """The logins of the organisation's active administrators (they grant roles)."""
+    members = Member.objects.filter(
+        organisation=organisation,
+        status=MemberStatus.ACTIVE,
+        user__groups__name=Role.ADMIN,
+        user__is_active=True,
+    ).select_related("user")
+    return _distinct_users(members)
+
+
+def _distinct_users(members: Iterable[Member]) -> list[Any]:
+    """Each member's login once, in the members' order (a login may answer for several)."""
+    users: dict[int, Any] = {}
+    for member in members:
+        if member.user_id is not None:
+            users.setdefault(member.user_id, member.user)
+    return list(users.values())
 
 
 def may_run_summary(user: Any) -> bool:
@@ -645,11 +675,15 @@ def appeal_lodge(*, user: Any, item: SummaryItem, reason: str) -> Appeal:
     if item.status in (ItemStatus.INCLUDED, ItemStatus.RULED):
         item.status = ItemStatus.HELD
         item.save(update_fields=["status"])
-    _notify(
-        summary.created_by,
-        _("An appeal waits for re-examination"),
-        _("%(appellant)s objected to %(item)s.") % {"appellant": appellant.name, "item": item},
-    )
+    objection = _("%(appellant)s objected to %(item)s.") % {
+        "appellant": appellant.name,
+        "item": item,
+    }
+    reexaminer = appeal_reexaminer(appeal=appeal)
+    if reexaminer is not None:
+        _notify(reexaminer, _("An appeal waits for re-examination"), objection)
+    else:
+        _tell_no_reexaminer(appeal, objection)
     if item.member.user_id and item.member.user_id != user.pk:
         _notify(
             item.member.user,
@@ -660,12 +694,96 @@ def appeal_lodge(*, user: Any, item: SummaryItem, reason: str) -> Appeal:
     return appeal
 
 
+def appeals_concerning(*, user: Any) -> QuerySet[Appeal]:
+    """Appeals about the user: lodged by a member they log in for, or on the item of one
+    (a household's or unit's accountable person included). They neither re-examine nor
+    rule on these."""
+    if getattr(user, "pk", None) is None:
+        return Appeal.objects.none()
+    return Appeal.objects.filter(Q(appellant__user_id=user.pk) | Q(item__member__user_id=user.pk))
+
+
+def appeal_reexaminers(*, appeal: Appeal) -> QuerySet[Member]:
+    """The HR officers who may re-examine the appeal: the organisation's active HR whom the
+    appeal does not concern (not the appellant, not the member whose item it is). In the
+    order the task is assigned by: the HR officer who opened the summary first (as every
+    appeal went before), then the others by their record's age (key)."""
+    item = SummaryItem.objects.select_related("summary").get(pk=appeal.item_id)
+    concerned = (
+        Member.objects.filter(pk__in=[appeal.appellant_id, item.member_id])
+        .filter(user__isnull=False)  # NOT IN with a NULL would exclude everybody
+        .values("user_id")
+    )
+    opened_by = Case(
+        When(user_id=item.summary.created_by_id, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return (
+        hr_members(organisation=appeal.organisation)
+        .exclude(user_id__in=concerned)
+        .annotate(opened_by=opened_by)
+        .order_by("opened_by", "pk")
+    )
+
+
+def appeal_reexaminer(*, appeal: Appeal) -> Any | None:
+    """The login the re-examination (二次核查) is assigned to: the first of
+    ``appeal_reexaminers``. None when the appeal concerns every active HR officer: the task
+    then waits unassigned in the HR queue (HR's object permission on the organisation), where
+    any HR officer appointed later may take it and those it concerns may not; the
+    administrators are told at once (``_tell_no_reexaminer``)."""
+    first = appeal_reexaminers(appeal=appeal).first()
+    return first.user if first is not None else None
+
+
+def _tell_no_reexaminer(appeal: Appeal, body: str) -> None:
+    """Nobody may re-examine the appeal: tell the administrators, who appoint HR officers."""
+    admins = _administrators(appeal.organisation)
+    if not admins:
+        logger.warning("appeal %s: no HR officer may re-examine it and no administrator", appeal.pk)
+    for admin in admins:
+        _notify(
+            admin,
+            _("No HR officer may re-examine an appeal"),
+            body
+            + " "
+            + _(
+                "It concerns every active HR officer (as the appellant or as the member whose "
+                "item it is), so it waits in HR's queue: appoint another HR officer to "
+                "re-examine it."
+            ),
+        )
+
+
+def _committee_for(appeal: Appeal) -> list[Any]:
+    """The logins of the committee members who may rule on the appeal (it does not concern
+    them)."""
+    concerned = {
+        user_id
+        for user_id in Member.objects.filter(
+            pk__in=[appeal.appellant_id, appeal.item.member_id]
+        ).values_list("user_id", flat=True)
+        if user_id is not None
+    }
+    members = committee_members(organisation=appeal.organisation).exclude(user_id__in=concerned)
+    return _distinct_users(members)
+
+
 @transaction.atomic
 def appeal_reexamine(*, appeal: Appeal, user: Any, findings: str) -> Appeal:
-    """HR records its re-examination (二次核查); the appeal goes to the committee."""
+    """HR records its re-examination (二次核查); the appeal goes to the committee. Nobody
+    re-examines an appeal they lodged or on their own item."""
     appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
     if _is(user, Role.HR, appeal.organisation) is None:
         raise PermissionDenied(_("Only HR re-examines appeals."))
+    if appeals_concerning(user=user).filter(pk=appeal.pk).exists():
+        raise PermissionDenied(
+            _(
+                "You may not re-examine an appeal that concerns you: another HR officer "
+                "re-examines it."
+            )
+        )
     if appeal.status != AppealStatus.REEXAMINATION:
         raise ValidationError(_("This appeal is not waiting for re-examination."))
     findings = findings.strip()
@@ -679,14 +797,31 @@ def appeal_reexamine(*, appeal: Appeal, user: Any, findings: str) -> Appeal:
         days=appeal.organisation.policy.appeal_committee_days
     )
     appeal.save()
-    for member in committee_members(organisation=appeal.organisation):
+    rulers = _committee_for(appeal)
+    for ruler in rulers:
         _notify(
-            member.user,
+            ruler,
             _("An appeal waits for the committee's ruling"),
             _("HR has re-examined the appeal on %(item)s.") % {"item": appeal.item},
         )
+    if not rulers:
+        _tell_no_ruler(appeal)
     _audit(appeal.organisation, user, "appeal.reexamine", appeal, findings=findings)
     return appeal
+
+
+def _tell_no_ruler(appeal: Appeal) -> None:
+    """No committee member may rule on the appeal: tell the administrators."""
+    for admin in _administrators(appeal.organisation):
+        _notify(
+            admin,
+            _("No committee member may rule on an appeal"),
+            _(
+                "The appeal on %(item)s concerns every active committee member: appoint "
+                "another committee member to rule on it."
+            )
+            % {"item": appeal.item},
+        )
 
 
 @transaction.atomic
@@ -702,7 +837,10 @@ def appeal_rule(
     ruler = _is(user, Role.COMMITTEE, appeal.organisation)
     if ruler is None:
         raise PermissionDenied(_("Only the committee rules on appeals."))
-    if ruler.pk in (item.member_id, appeal.appellant_id):
+    if (
+        ruler.pk in (item.member_id, appeal.appellant_id)
+        or appeals_concerning(user=user).filter(pk=appeal.pk).exists()
+    ):
         raise PermissionDenied(_("You may not rule on an appeal that concerns you."))
     if appeal.status != AppealStatus.RULING:
         raise ValidationError(_("This appeal is not waiting for a ruling."))
@@ -982,19 +1120,46 @@ def appeal_deadlines_run(*, now: datetime | None = None) -> dict[str, int]:
                 committee_reminded_at__isnull=True,
             )
         )
-        .select_related("item__summary__created_by", "organisation")
+        .select_related("item__summary", "organisation")
     )
     for appeal in overdue:
         body = _("The appeal on %(item)s is past its deadline.") % {"item": appeal.item}
         if appeal.status == AppealStatus.REEXAMINATION:
-            _notify(appeal.item.summary.created_by, _("An appeal is overdue"), body)
+            for user in _reexamination_waits_on(appeal):
+                _notify(user, _("An appeal is overdue"), body)
             appeal.hr_reminded_at = now
             appeal.save(update_fields=["hr_reminded_at"])
             counts["hr"] += 1
         else:
-            for member in committee_members(organisation=appeal.organisation):
-                _notify(member.user, _("An appeal is overdue"), body)
+            rulers = _committee_for(appeal)
+            for ruler in rulers or _administrators(appeal.organisation):
+                _notify(ruler, _("An appeal is overdue"), body)
             appeal.committee_reminded_at = now
             appeal.save(update_fields=["committee_reminded_at"])
             counts["committee"] += 1
     return counts
+
+
+def _reexamination_waits_on(appeal: Appeal) -> list[Any]:
+    """Whom an overdue re-examination waits on: the HR officer its task is assigned to;
+    while it waits in HR's queue (or its owner may not do it), every HR officer who may take
+    it; when there is none, the administrators. Never someone the appeal concerns."""
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    from flows.flows import AppealFlow
+
+    eligible = _distinct_users(appeal_reexaminers(appeal=appeal))
+    owner_id = (
+        Task.objects.filter(
+            process_id=appeal.process_id,
+            flow_task=AppealFlow.reexamine,
+            status__in=[STATUS.ASSIGNED, STATUS.STARTED],
+        )
+        .values_list("owner_id", flat=True)
+        .first()
+        if appeal.process_id is not None
+        else None
+    )
+    owner = [user for user in eligible if user.pk == owner_id]
+    return owner or eligible or _administrators(appeal.organisation)

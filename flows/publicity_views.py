@@ -34,6 +34,7 @@ from flows.publicity import (
     appeal_lodge,
     appeal_may_lodge,
     appeal_reexamine,
+    appeal_reexaminer,
     appeal_rule,
     committee_members,
     may_run_summary,
@@ -392,6 +393,13 @@ class AppealForm(forms.Form):
         return files
 
 
+#: Said to the appellant when the appeal concerns every active HR officer.
+NO_REEXAMINER = gettext_lazy(
+    "No HR officer whom this appeal does not concern can re-examine it yet: it waits in HR's "
+    "queue, and the administrators were asked to appoint another HR officer."
+)
+
+
 class AppealStartView(View):
     template_name = "flows/appeal_start.html"
 
@@ -452,7 +460,11 @@ class AppealStartView(View):
         appeal.process = activation.process
         appeal.save(update_fields=["process"])
         activation.execute()
-        messages.success(request, _("Your appeal was lodged; the item is held until the ruling."))
+        lodged = _("Your appeal was lodged; the item is held until the ruling.")
+        if appeal_reexaminer(appeal=appeal) is None:  # one message: the page shows the last
+            messages.warning(request, f"{lodged} {NO_REEXAMINER}")
+        else:
+            messages.success(request, lodged)
         return HttpResponseRedirect(reverse("publicity:board:detail", args=[item.summary_id]))
 
 

@@ -24,6 +24,7 @@ from flows.models import (
     SummaryStatus,
 )
 from points.models import AuditEvent, EntryKind, LedgerEntry, PeriodTotal
+from points.roles import Role
 from points.selectors.ledger import ledger_verify, member_statement, ranking_for_period
 from tests.conftest import Org
 from tests.factories import TEST_PASSWORD, RuleItemFactory
@@ -104,11 +105,18 @@ def _appeal(appellant: Any, item: SummaryItem, reason: str = "并未被采纳") 
     return _client(appellant).post(APPEAL_START, {"item": item.pk, "reason": reason})
 
 
-def _reexamine(org: Org, findings: str = "经核查，建议只部分采纳") -> None:
+def _reexamine(org: Org, findings: str = "经核查，建议只部分采纳", by: Any = None) -> None:
+    """The re-examination's HR officer (``by``, the summary's HR by default) records it."""
+    hr = by or org.hr
     task = _task(AppealFlow, AppealFlow.reexamine)
-    assert task.owner == org.hr.user
-    response = _client(org.hr).post(_url("/publicity/appeal/", task), {"findings": findings})
+    assert task.owner == hr.user
+    response = _client(hr).post(_url("/publicity/appeal/", task), {"findings": findings})
     assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def _hr2(org: Org) -> Any:
+    """A second HR officer: re-examines the appeals HR (``org.hr``) lodges."""
+    return org.member(org.company, f"{org.organisation.code}-hr2", role=Role.HR)
 
 
 def _rule(member: Any, ruling: str, points: int | None = None, reason: str = "委员会裁定") -> Any:
@@ -265,8 +273,9 @@ def test_a_ruling_after_posting_reverses_and_corrects(org: Org, rule: Any, commi
     original = LedgerEntry.objects.get(member=org.worker_a1, kind=EntryKind.DAILY)
     # A member may no longer appeal; HR may reopen.
     assert _appeal(org.worker_b, item).status_code == 200
+    hr2 = _hr2(org)  # nobody re-examines their own appeal: HR's goes to another HR officer
     assert _appeal(org.hr, item, reason="发现弄虚作假").status_code == 302
-    _reexamine(org)
+    _reexamine(org, by=hr2)
     response = _rule(org.committee, "false_declaration")
     assert response.status_code == 302, _errors(response)
     reversal = LedgerEntry.objects.get(reverses=original)
@@ -288,8 +297,9 @@ def test_an_amendment_after_posting_reverses_and_posts_a_correction(
     summary = _published(org, rule, committee2)
     _close_after_window(summary)
     item = summary.items.get(member=org.worker_b)
+    hr2 = _hr2(org)
     assert _appeal(org.hr, item, reason="复核").status_code == 302
-    _reexamine(org)
+    _reexamine(org, by=hr2)
     response = _rule(org.committee, "amend", 15)
     assert response.status_code == 302, _errors(response)
     # Same (open) month: the ruled value is an ordinary entry after the reversal.
@@ -501,8 +511,9 @@ def test_a_ruling_in_a_later_month_corrects_the_closed_month(
     with time_machine.travel(datetime(2026, 12, 3, 2, 0, tzinfo=UTC), tick=False):
         period_close(organisation=org.organisation, month=date(2026, 11, 1), actor=org.hr.user)
         item = summary.items.get(member=org.worker_b)
+        hr2 = _hr2(org)
         assert _appeal(org.hr, item, reason="复核").status_code == 302
-        _reexamine(org)
+        _reexamine(org, by=hr2)
         response = _rule(org.committee, "amend", 25)
         assert response.status_code == 302, _errors(response)
     original = LedgerEntry.objects.get(member=org.worker_b, kind=EntryKind.DAILY)
