@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
+from viewflow import viewprop
 from viewflow.workflow import flow
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -62,9 +63,45 @@ def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
     return locked
 
 
+def claimable(tasks: Any, user: Any) -> Any:
+    """Of viewflow's queue (``user_queue``), the tasks ``user`` may claim: not those with no
+    queue permission, which viewflow offers to everybody (``LockedView.can_assign``)."""
+    if getattr(user, "is_superuser", False):
+        return tasks
+    return tasks.exclude(owner_permission__isnull=True).exclude(owner_permission="")
+
+
 class LockedView(flow.View):  # type: ignore[misc]
     """viewflow's View node whose page takes the task's row lock first
     (``task_row_locked``). Every human task of our flows is one of these (a test checks)."""
 
     def __init__(self, view: Callable[..., HttpResponseBase], **kwargs: Any) -> None:
         super().__init__(task_row_locked(view), **kwargs)
+
+    def can_assign(self, user: Any, task: Any) -> bool:
+        """viewflow lets anybody, in any organisation, claim a task that has no owner and
+        no queue permission; ours have one or the other, and a task with neither (an
+        assignment that found nobody) is for an administrator to hand out."""
+        if not task.owner_permission and not getattr(user, "is_superuser", False):
+            return False
+        return bool(super().can_assign(user, task))
+
+    def can_unassign(self, user: Any, task: Any) -> bool:
+        """A task assigned to a person, with no queue permission, is not given back: given
+        back, it would be nobody's and, to viewflow, everybody's (any user's queue)."""
+        if not task.owner_permission:
+            return False
+        return bool(super().can_unassign(user, task))
+
+    @viewprop
+    def assign_view(self) -> Any:
+        """The claim page, whose message says what was claimed (viewflow's: "#161")."""
+        from flows.inbox import ClaimTaskView  # flows.inbox reads the flows, which read this
+
+        return ClaimTaskView.as_view()
+
+    @viewprop
+    def unassign_view(self) -> Any:
+        from flows.inbox import PutBackTaskView
+
+        return PutBackTaskView.as_view()

@@ -324,5 +324,5 @@ def test_viewflow_pages_name_every_step_and_count_in_chinese(org: Org) -> None:
     assert "王组长" in text  # the reviewer's step, by name
     _decide(org.leader_a1, "approve")
     text = _client(org.worker_a1).get(detail).content.decode()
-    assert "按结果流转" in text and "流程结束" in text
+    assert "流程结束" in text and "按结果流转" not in text  # the end named; gateways not steps
     assert ">Route<" not in text and ">End<" not in text
