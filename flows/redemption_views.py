@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
 from flows.models import Redemption
@@ -176,18 +176,21 @@ class RedemptionStartView(View):
 
 
 class DecisionForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("reason (needed to reject)"), required=False, max_length=500
-    )
+    """One step's choice and reason, labelled in the step's own words."""
 
-    def __init__(self, *args: Any, choices: list[tuple[str, Any]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        choices: list[tuple[str, Any]],
+        decision_label: Any,
+        reason_label: Any,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields = {
-            "decision": forms.ChoiceField(
-                label=gettext_lazy("decision"), choices=choices, widget=forms.RadioSelect
-            ),
-            **self.fields,
-        }
+        self.fields["decision"] = forms.ChoiceField(
+            label=decision_label, choices=choices, widget=forms.RadioSelect
+        )
+        self.fields["reason"] = forms.CharField(label=reason_label, required=False, max_length=500)
 
 
 def _task_redemption(request: HttpRequest) -> Redemption:
@@ -195,13 +198,26 @@ def _task_redemption(request: HttpRequest) -> Redemption:
     return redemption
 
 
+#: What HR is told once a decision is recorded, by decision (``%(member)s``,
+#: ``%(reward)s``, ``%(points)s``).
+DONE_MESSAGES = {
+    "approve": gettext_lazy("Approved: %(member)s's %(reward)s waits to be handed over."),
+    "fulfil": gettext_lazy("Recorded: %(reward)s was handed over to %(member)s."),
+    "reject": gettext_lazy("Rejected: %(points)s points were refunded to %(member)s."),
+}
+
+
 class _DecisionView(View):
-    """HR decides on a redemption; nobody decides on their own."""
+    """HR decides on a redemption; nobody decides on their own. Each step names itself:
+    its title, the choice's label, the reason's label and the button (``flows/
+    redemption_decide.html``), and the message once recorded (``DONE_MESSAGES``)."""
 
     template_name = "flows/redemption_decide.html"
     choices: list[tuple[str, Any]] = []
     title: Any = ""
-    done_message: Any = ""
+    decision_label: Any = ""
+    reason_label: Any = ""
+    submit_label: Any = ""
 
     def _redemption(self, request: HttpRequest) -> Redemption:
         redemption = _task_redemption(request)
@@ -209,6 +225,14 @@ class _DecisionView(View):
         if member is not None and member.pk == redemption.member_id:
             raise PermissionDenied
         return redemption
+
+    def _form(self, data: Any = None) -> DecisionForm:
+        return DecisionForm(
+            data,
+            choices=self.choices,
+            decision_label=self.decision_label,
+            reason_label=self.reason_label,
+        )
 
     def _render(self, request: HttpRequest, form: DecisionForm) -> HttpResponse:
         redemption = self._redemption(request)
@@ -219,34 +243,44 @@ class _DecisionView(View):
                 "redemption": redemption,
                 "form": form,
                 "title": self.title,
+                "submit_label": self.submit_label,
                 "redeemable": _redeemable(redemption.member),
             },
         )
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        return self._render(request, DecisionForm(choices=self.choices))
+        return self._render(request, self._form())
 
     def decide(self, redemption: Redemption, user: Any, decision: str) -> None:
         raise NotImplementedError
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         redemption = self._redemption(request)
-        form = DecisionForm(request.POST, choices=self.choices)
+        form = self._form(request.POST)
         if not form.is_valid():
             return self._render(request, form)
+        decision = form.cleaned_data["decision"]
         try:
-            if form.cleaned_data["decision"] == "reject":
+            if decision == "reject":
                 redemption_reject(
                     redemption=redemption, user=request.user, reason=form.cleaned_data["reason"]
                 )
             else:
-                self.decide(redemption, request.user, form.cleaned_data["decision"])
+                self.decide(redemption, request.user, decision)
         except ValidationError as error:
             form.add_error(None, error)
             return self._render(request, form)
         activation = request.activation  # type: ignore[attr-defined]
         activation.execute()
-        messages.success(request, _("Your decision was recorded."))
+        messages.success(
+            request,
+            str(DONE_MESSAGES[decision])
+            % {
+                "member": redemption.member.name,
+                "reward": redemption.reward.name,
+                "points": redemption.points,
+            },
+        )
         return HttpResponseRedirect(activation.get_success_url(request))
 
 
@@ -256,6 +290,9 @@ class RedemptionApproveView(_DecisionView):
         ("reject", gettext_lazy("reject and refund")),
     ]
     title = gettext_lazy("Approve the redemption")
+    decision_label = gettext_lazy("decision")
+    reason_label = gettext_lazy("reason (needed to reject)")
+    submit_label = gettext_lazy("Record the decision")
 
     def decide(self, redemption: Redemption, user: Any, decision: str) -> None:
         redemption_approve(redemption=redemption, user=user)
@@ -267,6 +304,9 @@ class RedemptionFulfilView(_DecisionView):
         ("reject", gettext_lazy("cannot be fulfilled: reject and refund")),
     ]
     title = gettext_lazy("Fulfil the redemption")
+    decision_label = gettext_lazy("hand-out")
+    reason_label = gettext_lazy("reason (needed if it cannot be handed over)")
+    submit_label = gettext_lazy("Record the hand-out")
 
     def decide(self, redemption: Redemption, user: Any, decision: str) -> None:
         redemption_fulfil(redemption=redemption, user=user)
@@ -297,29 +337,60 @@ class RedemptionListView(ListView):
         return context
 
 
-@require_POST
+class WithdrawForm(forms.Form):
+    """The member's cancellation: an optional reason, and the confirmation that only the
+    confirmation page's button sends. A POST without it (an old list page's button, a
+    double tap) cancels nothing and shows the page again with the reason."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("reason (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(
+        required=True,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": gettext_lazy(
+                "Nothing was cancelled: to cancel, press “Yes, cancel and refund” on this page."
+            )
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
 def redemption_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    """The member cancels their own redemption before it is fulfilled."""
+    """The member cancels their own redemption before it is fulfilled: a GET asks them to
+    confirm (what is refunded, that it cannot be undone); the confirmed POST cancels."""
     member = member_for_user(user=request.user)
     redemption = (
         redemption_visible_to(user=request.user)
         .filter(pk=pk, member=member)
-        .select_related("reward")
+        .select_related("member", "reward")
         .first()
         if member is not None
         else None
     )
     if redemption is None:
         raise Http404
-    try:
-        redemption_cancel(
-            redemption=redemption, user=request.user, reason=request.POST.get("reason", "")
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request,
-            _("Cancelled: %(points)s points were refunded.") % {"points": redemption.points},
-        )
-    return HttpResponseRedirect(reverse(LIST_URL))
+    data = request.POST if request.method == "POST" else None
+    form = WithdrawForm(data, initial={"confirm": True})
+    if form.is_valid():
+        try:
+            redemption_cancel(
+                redemption=redemption, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("Cancelled: %(points)s points were refunded.") % {"points": redemption.points},
+            )
+        return HttpResponseRedirect(reverse(LIST_URL))
+    return render(
+        request,
+        "flows/redemption_withdraw.html",
+        {"redemption": redemption, "form": form, "redeemable": _redeemable(member)},
+    )

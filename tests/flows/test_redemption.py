@@ -115,6 +115,11 @@ def _requested(org: Org, member: Member, reward: Reward) -> Redemption:
     return Redemption.objects.get(member=member, reward=reward, status=RedemptionStatus.REQUESTED)
 
 
+def _withdraw(member: Member, redemption: Redemption) -> Any:
+    """The member confirms the cancellation on its confirmation page."""
+    return _client(member).post(f"{LIST}withdraw/{redemption.pk}/", {"confirm": "yes"})
+
+
 def _nothing_written(member: Member, reward: Reward, stock: int, redeemable: int = 500) -> None:
     reward.refresh_from_db()
     assert reward.stock == stock
@@ -235,7 +240,7 @@ def test_the_member_cancels_before_fulfilment_and_is_refunded(
         RedemptionFlow.fulfil if approved_first else RedemptionFlow.approve, redemption
     )
 
-    response = _client(member).post(f"{LIST}withdraw/{redemption.pk}/")
+    response = _withdraw(member, redemption)
     assert response.status_code == 302
     redemption.refresh_from_db()
     assert redemption.status == RedemptionStatus.CANCELLED
@@ -251,7 +256,7 @@ def test_the_member_cancels_before_fulfilment_and_is_refunded(
     assert f"/{open_task.pk}/" not in _client(org.hr).get(QUEUE).content.decode()
     assert AuditEvent.objects.filter(action="redemption.cancel", member=member).exists()
     # Twice refunds once.
-    assert _client(member).post(f"{LIST}withdraw/{redemption.pk}/").status_code == 302
+    assert _withdraw(member, redemption).status_code == 302
     assert LedgerEntry.objects.filter(kind=EntryKind.REVERSAL).count() == 1
     assert ledger_verify() == []
 
@@ -261,7 +266,7 @@ def test_a_fulfilled_redemption_cannot_be_cancelled(org: Org, cup: Reward) -> No
     redemption = _requested(org, member, cup)
     _decide(org.hr, RedemptionFlow.approve, redemption, "approve")
     _decide(org.hr, RedemptionFlow.fulfil, redemption, "fulfil")
-    assert _client(member).post(f"{LIST}withdraw/{redemption.pk}/").status_code == 302
+    assert _withdraw(member, redemption).status_code == 302
     redemption.refresh_from_db()
     assert redemption.status == RedemptionStatus.FULFILLED and redemption.refund_entry is None
     assert _redeemable(member) == 300
@@ -279,7 +284,7 @@ def test_redemption_lowers_the_ranking_when_the_policy_says_so(org: Org, cup: Re
         member=member, period_kind="month", period_start=date(2026, 11, 1)
     )
     assert month.total == 300
-    _client(member).post(f"{LIST}withdraw/{redemption.pk}/")
+    _withdraw(member, redemption)
     assert (_redeemable(member), _lifetime(member)) == (500, 500)
     month = PeriodTotal.objects.get(
         member=member, period_kind="month", period_start=date(2026, 11, 1)
@@ -452,8 +457,10 @@ def test_a_member_sees_only_their_own_redemptions(org: Org, cup: Reward) -> None
     assert client.get(f"/shop/redemption/{mine.process_id}/").status_code == 200
     assert client.get(f"/shop/redemption/{theirs.process_id}/").status_code in DENIED
     # Nobody cancels someone else's redemption.
-    assert client.post(f"{LIST}withdraw/{theirs.pk}/").status_code == 404
-    assert _client(org.hr).post(f"{LIST}withdraw/{theirs.pk}/").status_code == 404
+    url = f"{LIST}withdraw/{theirs.pk}/"
+    for someone_else in (client, _client(org.hr)):
+        assert someone_else.get(url).status_code == 404
+        assert someone_else.post(url, {"confirm": "yes"}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == RedemptionStatus.REQUESTED
     # HR sees the organisation's.

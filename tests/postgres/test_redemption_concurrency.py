@@ -124,7 +124,7 @@ def test_the_member_cancels_while_hr_approves_and_nothing_deadlocks() -> None:
             connection.close()
 
     threads = [
-        threading.Thread(target=act, args=("withdraw", buyer, {})),
+        threading.Thread(target=act, args=("withdraw", buyer, {"confirm": "yes"})),
         threading.Thread(target=act, args=("approve", hr, {"decision": "approve", "reason": ""})),
     ]
     connection.close()

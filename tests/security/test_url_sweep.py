@@ -446,7 +446,8 @@ case(
     f"/{M}/withdraw/{{r_new}}/",
     ("worker_b", "other_hr"),
     deny=NOT_FOUND,
-    methods=("post",),
+    methods=GET_POST,  # the confirmation page, and the confirmed cancellation
+    data={"confirm": "yes"},
     allowed="worker_a1",
     allow=frozenset({REDIRECT}),
     allow_method="post",
