@@ -146,7 +146,8 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         page.wait_for_url(re.compile(r".*/publicity/board/\d+/$"))
         settled(page)
         detail = page.url
-        row = page.locator("tr:has-text('张三')")
+        # The member's card names them once; its rows are their items.
+        row = page.locator("section.pts-publicity-member:has(h2:has-text('张三')) tbody tr")
         assert "合理化建议" in row.inner_text() and str(DECLARED) in row.inner_text()
         screenshot(page, "publicity/08-detail")
         with page.expect_download() as download_info:
