@@ -209,12 +209,13 @@ def _appeal_organisation(process: Any) -> Any:
 HR_QUEUE_PERMISSION = "points.handle_redemption"
 
 
-class AppealReexamineTask(LockedView):
-    """The re-examination (二次核查): assigned to an HR officer whom the appeal does not
-    concern, or waiting in HR's queue when it concerns every HR officer. Nobody the appeal
-    concerns (its appellant, the member whose item it is) may take it from the queue or
-    act on it, even when it was assigned to them before this rule existed;
-    ``flows.publicity.appeal_reexamine`` refuses them as well."""
+class AppealTask(LockedView):
+    """A step of an appeal: nobody the appeal concerns (its appellant, the member whose
+    item it is) may take it from the queue or act on it, even when it was assigned to
+    them before this rule existed. The re-examination (二次核查) is assigned to an HR
+    officer whom the appeal does not concern, or waits in HR's queue when it concerns every
+    HR officer; the ruling waits in the committee's queue. ``flows.publicity``'s
+    ``appeal_reexamine`` and ``appeal_rule`` refuse the parties as well."""
 
     def _concerns(self, user: Any, task: Any) -> bool:
         from flows.publicity import appeals_concerning
@@ -245,14 +246,14 @@ class AppealFlow(ScopedViewMixin, flow.Flow):
         .Next(this.reexamine)
     )
     reexamine = (
-        AppealReexamineTask(publicity_views.AppealReexamineView.as_view())
+        AppealTask(publicity_views.AppealReexamineView.as_view())
         .Annotation(title=_("Re-examine the appeal"))
         .Assign(this.reexaminer)
         .Permission(HR_QUEUE_PERMISSION, obj=_appeal_organisation)
         .Next(this.rule)
     )
     rule = (
-        LockedView(publicity_views.AppealRuleView.as_view())
+        AppealTask(publicity_views.AppealRuleView.as_view())
         .Annotation(title=_("Rule on the appeal"))
         .Permission("points.rule_appeal", obj=_appeal_organisation)
         .Next(this.end)

@@ -799,7 +799,8 @@ class AppealViewSet(
     @extend_schema(request=ReexamineSerializer, responses={200: AppealSerializer})
     @action(detail=True, methods=["post"])
     def reexamine(self, request: Request, pk: str | None = None) -> Response:
-        """The summary's HR records the findings of the re-examination (二次核查)."""
+        """The HR officer the re-examination (二次核查) is assigned to records its findings:
+        never the appellant or the member whose item it is."""
         appeal = self.get_object()
         with _at_step(
             record=appeal,

@@ -405,9 +405,18 @@ def test_nobody_rules_on_an_appeal_about_themselves(org: Org, rule: Any, committ
     item = summary.items.get()
     assert _appeal(org.worker_b, item).status_code == 302
     _reexamine(org)
-    response = _rule(committee2, "uphold")
+    task = _task(AppealFlow, AppealFlow.rule)
+    client = _client(committee2)
+    # the member the appeal is about may not take its ruling from the queue, nor rule
+    assert client.post(_url("/publicity/appeal/", task, "assign")).status_code == 403
+    response = client.post(
+        _url("/publicity/appeal/", task), {"ruling": "uphold", "reason": "维持", "points": ""}
+    )
     assert response.status_code == 403
     assert Appeal.objects.get().status == AppealStatus.RULING
+    task.refresh_from_db()
+    assert task.owner_id is None  # still in the queue for the others
+    assert _rule(org.committee, "uphold").status_code == 302
 
 
 def test_an_amendment_outside_the_rule_range_is_refused(
