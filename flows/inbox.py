@@ -107,7 +107,10 @@ def _summaries(process_ids: list[int]) -> Subjects:
     rows = Summary.objects.filter(process_id__in=process_ids).select_related("scope")
     return {
         summary.process_id: " · ".join(
-            (summary.scope.name, f"{summary.period_start:%Y-%m-%d} – {summary.period_end:%Y-%m-%d}")
+            (
+                summary.scope.name if summary.scope.parent_id else _("the whole organisation"),
+                f"{summary.period_start:%Y-%m-%d} – {summary.period_end:%Y-%m-%d}",
+            )
         )
         for summary in rows
     }

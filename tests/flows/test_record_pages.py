@@ -142,7 +142,7 @@ def test_a_summary_and_an_appeal_page_show_their_records(
     summary = _published(org, rule, committee2)
     html = _page(org.hr, f"/publicity/summary/{summary.process_id}/")
     assert f"汇总与公示 #{summary.pk}" in html
-    assert summary.scope.name in html and f"{summary.period_start:%Y-%m-%d}" in html
+    assert "全单位" in html and f"{summary.period_start:%Y-%m-%d}" in html  # its top unit
     assert f'href="/publicity/board/{summary.pk}/"' in html  # its publicity
     item = SummaryItem.objects.get(summary=summary, member=org.worker_a1)
     assert _appeal(org.worker_a1, item, reason="<b>并未被采纳</b>").status_code == 302
