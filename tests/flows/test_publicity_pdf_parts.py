@@ -92,7 +92,9 @@ def test_a_long_notice_is_laid_out_in_parts_and_reads_as_one(
     assert re.findall(r"第\d{3}行", text) == expected and len(expected) == ROWS
     # Each page carries the running header and its number of the whole document.
     for number, page in enumerate(pages, 1):
-        assert f"{org.organisation.name} · {org.company.name}" in page
+        # a company-wide notice: the organisation, not its top unit's name
+        assert f"{org.organisation.name} · {long_summary.period_start:%Y-%m-%d}" in page
+        assert org.company.name not in page
         assert re.search(rf"\b{number}\s*/\s*{len(pages)}\s*$", page), page[-300:]
     # The title and the rankings open the first part only; the closing line ends the last.
     assert text.count("积分公示") == 1 and "积分公示" in pages[0]
