@@ -235,10 +235,12 @@ def test_the_inbox_filters_steps_by_title_and_records_by_number_and_subject(
 
 
 def test_the_queue_archive_and_flow_task_list_name_steps_by_title(org: Org, idea: Any) -> None:
-    _requested(org, org.worker_a1, _reward(org))
+    redemption = _requested(org, org.worker_a1, _reward(org))
     queue = _filters(_client(org.hr), QUEUE)
     assert queue["process"][0] == "积分兑换"
-    assert _texts(queue, "process")[1:] == ["#1 · acme-worker-a1 · 保温杯 · 200 可兑换积分"]
+    assert _texts(queue, "process")[1:] == [
+        f"#{redemption.pk} · acme-worker-a1 · 保温杯 · 200 可兑换积分"
+    ]
     assert _texts(queue, "flow_task") == ["全部", "批准兑换"]
 
     _declare(org.worker_a1, idea)
@@ -296,8 +298,9 @@ def test_names_in_the_filters_are_escaped(org: Org, idea: Any) -> None:
     org.worker_a1.save()
     _declare(org.worker_a1, idea)
     client = _client(org.leader_a1)
+    number = Declaration.objects.get().pk
     assert _texts(_filters(client, INBOX), "process")[1].startswith(
-        "#1 · <script>alert(1)</script> ·"
+        f"#{number} · <script>alert(1)</script> ·"
     )
     assert "<script>alert" not in client.get(INBOX).content.decode()
 
