@@ -280,6 +280,22 @@ def _redemption_organisation(process: Any) -> Any:
     return Redemption.objects.select_related("organisation").get(process_id=process.pk).organisation
 
 
+class RedemptionTask(LockedView):
+    """An HR step of a redemption: HR may not take their own redemption from the queue
+    (nor act on it; the services refuse them too), so it stays with the other HR officers."""
+
+    def _own(self, user: Any, task: Any) -> bool:
+        from flows.models import Redemption
+
+        return Redemption.objects.filter(process_id=task.process_id, member__user=user).exists()
+
+    def can_assign(self, user: Any, task: Any) -> bool:
+        return bool(super().can_assign(user, task)) and not self._own(user, task)
+
+    def can_execute(self, user: Any, task: Any) -> bool:
+        return bool(super().can_execute(user, task)) and not self._own(user, task)
+
+
 class RedemptionFlow(ScopedViewMixin, flow.Flow):
     """兑换: a member spends points on a reward (the points are spent at the request); HR
     takes the approval from the HR queue (an object permission on the organisation, so the
@@ -297,7 +313,7 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         .Next(this.approve)
     )
     approve = (
-        LockedView(redemption_views.RedemptionApproveView.as_view())
+        RedemptionTask(redemption_views.RedemptionApproveView.as_view())
         .Annotation(title=_("Approve the redemption"))
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.approved)
@@ -309,7 +325,7 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
         .Default(this.end)
     )
     fulfil = (
-        LockedView(redemption_views.RedemptionFulfilView.as_view())
+        RedemptionTask(redemption_views.RedemptionFulfilView.as_view())
         .Annotation(title=_("Fulfil the redemption"))
         .Permission("points.handle_redemption", obj=_redemption_organisation)
         .Next(this.end)

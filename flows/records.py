@@ -28,7 +28,8 @@ from flows.models import (
     SummaryStatus,
 )
 from points.models import Account
-from points.selectors.org import member_name_of
+from points.roles import Role
+from points.selectors.org import member_name_of, user_roles
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Record:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def _declaration(process_id: int) -> Record | None:
+def _declaration(process_id: int, user: Any) -> Record | None:
     declaration = (
         Declaration.objects.filter(process_id=process_id)
         .select_related("member__unit")
@@ -72,7 +73,7 @@ def _declaration(process_id: int) -> Record | None:
     )
 
 
-def _notice(process_id: int) -> Record | None:
+def _notice(process_id: int, user: Any) -> Record | None:
     notice = (
         AwardNotice.objects.filter(process_id=process_id)
         .select_related("issuer")
@@ -95,7 +96,7 @@ def _notice(process_id: int) -> Record | None:
     )
 
 
-def _summary(process_id: int) -> Record | None:
+def _summary(process_id: int, user: Any) -> Record | None:
     summary = (
         Summary.objects.filter(process_id=process_id)
         .select_related("scope")
@@ -111,13 +112,16 @@ def _summary(process_id: int) -> Record | None:
         "flows/records/summary.html",
         {
             "summary": summary,
+            # the committee's reasons are its deliberation: HR's and the committee's (as the
+            # API's), not every member's who may see the published summary
+            "deliberation": bool({Role.HR, Role.COMMITTEE} & user_roles(user=user)),
             "item_count": summary.items.count(),
             "board_url": reverse("publicity:board:detail", args=[summary.pk]) if published else "",
         },
     )
 
 
-def _appeal(process_id: int) -> Record | None:
+def _appeal(process_id: int, user: Any) -> Record | None:
     appeal = (
         Appeal.objects.filter(process_id=process_id)
         .select_related("appellant", "item__member", "item__rule_item")
@@ -134,7 +138,7 @@ def _appeal(process_id: int) -> Record | None:
     )
 
 
-def _redemption(process_id: int) -> Record | None:
+def _redemption(process_id: int, user: Any) -> Record | None:
     redemption = (
         Redemption.objects.filter(process_id=process_id).select_related("member", "reward").first()
     )
@@ -153,7 +157,7 @@ def _redemption(process_id: int) -> Record | None:
     )
 
 
-RECORDS: dict[type, Callable[[int], Record | None]] = {
+RECORDS: dict[type, Callable[[int, Any], Record | None]] = {
     DeclarationFlow: _declaration,
     AwardNoticeFlow: _notice,
     SummaryFlow: _summary,
@@ -162,13 +166,13 @@ RECORDS: dict[type, Callable[[int], Record | None]] = {
 }
 
 
-def process_record(process: Any) -> Record | None:
-    """The record ``process`` is about, or None (a flow without records, or a process
-    whose record was never written)."""
+def process_record(process: Any, user: Any) -> Record | None:
+    """The record ``process`` is about, as ``user`` (who may see the process) is shown it,
+    or None (a flow without records, or a process whose record was never written)."""
     read = RECORDS.get(process.flow_class)
     if read is None:
         return None
-    record = read(process.pk)
+    record = read(process.pk, user)
     if record is not None:
         record.subject = SUBJECTS[process.flow_class]([process.pk]).get(process.pk, "")
     return record

@@ -84,14 +84,19 @@ class LockedView(flow.View):  # type: ignore[misc]
         assignment that found nobody) is for an administrator to hand out."""
         if not task.owner_permission and not getattr(user, "is_superuser", False):
             return False
-        return bool(super().can_assign(user, task))
+        return bool(super().can_assign(user, task)) and self._sees(user, task)
 
     def can_unassign(self, user: Any, task: Any) -> bool:
         """A task assigned to a person, with no queue permission, is not given back: given
         back, it would be nobody's and, to viewflow, everybody's (any user's queue)."""
-        if not task.owner_permission:
-            return False
-        return bool(super().can_unassign(user, task))
+        if not task.owner_permission or task.status != STATUS.ASSIGNED:
+            return False  # (viewflow asked only "is it theirs?", even of a task long done)
+        return bool(super().can_unassign(user, task)) and self._sees(user, task)
+
+    def _sees(self, user: Any, task: Any) -> bool:
+        """The claim and give-back pages show the task's record: only to those who may see
+        its process (one who lost the role that let them see it keeps no window on it)."""
+        return bool(self.flow_class.instance.has_view_permission(user, task.process))
 
     @viewprop
     def assign_view(self) -> Any:

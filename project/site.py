@@ -76,7 +76,7 @@ class ProcessDetailView(DetailProcessView):
             .exclude(flow_task_type__in=GATEWAYS)
             .annotate(owner_name=member_name_of("owner"))
         )
-        context["record"] = process_record(process)
+        context["record"] = process_record(process, self.request.user)
         context["can_cancel"] = (
             process.status == "NEW"
             and self.flow_class.instance.has_manage_permission(  # type: ignore[union-attr]

@@ -74,6 +74,7 @@ from flows.services import (
     notice_sign,
     notice_visible_to,
 )
+from flows.tasklock import claimable
 from points.models import Member, MemberKind
 from points.selectors.org import member_for_user
 
@@ -345,7 +346,8 @@ def tasks_queue(*, user: Any) -> QuerySet[Task]:
             process__flow_class=flow_class,
             process__in=flow_class.instance.visible_to(user).values("process"),
         )
-    return Task.objects.queue(list(FLOWS.values()), user).filter(owner__isnull=True).filter(visible)
+    queue = Task.objects.queue(list(FLOWS.values()), user).filter(owner__isnull=True)
+    return claimable(queue.filter(visible), user)
 
 
 # --- input (the shapes; the forms and services validate) -----------------------------------

@@ -14,10 +14,11 @@ from points.selectors import org
 register = template.Library()
 
 
-@register.simple_tag
-def process_record(process: Any) -> Record | None:
-    """The record a process is about (flows/records.py), for ``{% record_card %}``."""
-    return records.process_record(process)
+@register.simple_tag(takes_context=True)
+def process_record(context: Any, process: Any) -> Record | None:
+    """The record a process is about, as the request's user is shown it
+    (flows/records.py), for ``{% record_card %}``."""
+    return records.process_record(process, context["request"].user)
 
 
 @register.simple_tag

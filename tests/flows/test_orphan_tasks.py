@@ -54,3 +54,21 @@ def test_an_orphan_task_is_in_nobodys_queue_and_nobody_claims_it(
     task.refresh_from_db()
     assert task.owner is None
     assert DeclarationFlow.task_class.objects.filter(pk=task.pk, owner__isnull=True).exists()
+
+
+def test_the_api_does_not_list_an_orphan_task_either(org: Org, idea: Any) -> None:
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    _declare(org.worker_a1, idea)
+    task = _open_task(org.leader_a1.user)
+    task.owner = None
+    task.status = STATUS.NEW
+    task.save()
+    for member in (org.leader_a1, org.worker_a1, org.hr):
+        client = APIClient()
+        token, _created = Token.objects.get_or_create(user=member.user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        listed = client.get("/api/v1/tasks/queue/").json()
+        rows = listed["results"] if isinstance(listed, dict) else listed
+        assert task.pk not in [row["id"] for row in rows], member
