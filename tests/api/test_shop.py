@@ -370,15 +370,17 @@ def test_the_member_cancels_and_is_refunded(
 def test_nobody_decides_on_their_own_redemption(org: Org, cup: Reward, api: Any) -> None:
     hr2 = org.member(org.company, "acme-hr2", role=Role.HR)
     pk = _requested(api, org.hr, cup)["id"]
-    assert _act(api, org.hr, pk, "claim").status_code == 200
+    claimed = _act(api, org.hr, pk, "claim")  # not even taken from the queue
+    assert claimed.status_code == 403 and codes(claimed) == ["permission_denied"]
     own = _act(api, org.hr, pk, "approve")
     assert own.status_code == 403 and codes(own) == ["permission_denied"]
     assert _act(api, org.hr, pk, "reject", reason="自己").status_code == 403
     assert Redemption.objects.get(pk=pk).status == RedemptionStatus.REQUESTED
     # Someone else's claim is not yours to give back; your own is.
-    assert _act(api, hr2, pk, "unclaim").status_code == 403
-    assert _act(api, org.hr, pk, "unclaim").json()["open_task"]["owner"] is None
-    unclaimed = _act(api, org.hr, pk, "unclaim")
+    assert _act(api, hr2, pk, "claim").status_code == 200
+    assert _act(api, org.hr, pk, "unclaim").status_code == 403
+    assert _act(api, hr2, pk, "unclaim").json()["open_task"]["owner"] is None
+    unclaimed = _act(api, hr2, pk, "unclaim")
     assert unclaimed.status_code == 409 and codes(unclaimed) == ["task_not_available"]
     assert _act(api, hr2, pk, "claim").status_code == 200
     assert _act(api, hr2, pk, "approve").json()["status"] == "approved"
