@@ -105,34 +105,28 @@ def _is(user: Any, role: str, organisation: Organisation) -> Member | None:
     return member if role in user_roles(user=user) else None
 
 
-def committee_members(*, organisation: Organisation) -> QuerySet[Member]:
+def _members_in_role(organisation: Organisation, role: str) -> QuerySet[Member]:
+    """Active members of the organisation whose active login holds ``role``."""
     return Member.objects.filter(
         organisation=organisation,
         status=MemberStatus.ACTIVE,
-        user__groups__name=Role.COMMITTEE,
+        user__groups__name=role,
         user__is_active=True,
     ).select_related("user")
+
+
+def committee_members(*, organisation: Organisation) -> QuerySet[Member]:
+    return _members_in_role(organisation, Role.COMMITTEE)
 
 
 def hr_members(*, organisation: Organisation) -> QuerySet[Member]:
     """Active HR officers of the organisation."""
-    return Member.objects.filter(
-        organisation=organisation,
-        status=MemberStatus.ACTIVE,
-        user__groups__name=Role.HR,
-        user__is_active=True,
-    ).select_related("user")
+    return _members_in_role(organisation, Role.HR)
 
 
 def _administrators(organisation: Organisation) -> list[Any]:
     """The logins of the organisation's active administrators (they grant roles)."""
-    members = Member.objects.filter(
-        organisation=organisation,
-        status=MemberStatus.ACTIVE,
-        user__groups__name=Role.ADMIN,
-        user__is_active=True,
-    ).select_related("user")
-    return _distinct_users(members)
+    return _distinct_users(_members_in_role(organisation, Role.ADMIN))
 
 
 def _distinct_users(members: Iterable[Member]) -> list[Any]:
