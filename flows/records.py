@@ -27,9 +27,9 @@ from flows.models import (
     Summary,
     SummaryStatus,
 )
-from points.models import Account
 from points.roles import Role
 from points.selectors.org import member_name_of, user_roles
+from points.selectors.shop import redeemable_balance
 
 
 @dataclass
@@ -144,16 +144,14 @@ def _redemption(process_id: int, user: Any) -> Record | None:
     )
     if redemption is None:
         return None
-    redeemable = (
-        Account.objects.filter(member_id=redemption.member_id)
-        .values_list("redeemable", flat=True)
-        .first()
-    )
     return Record(
         redemption.pk,
         "",
         "flows/_redemption.html",
-        {"redemption": redemption, "redeemable": redeemable or 0},
+        {
+            "redemption": redemption,
+            "redeemable": redeemable_balance(member_id=redemption.member_id),
+        },
     )
 
 

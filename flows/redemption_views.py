@@ -28,11 +28,11 @@ from flows.redemption import (
     redemption_visible_to,
     reward_for_request,
 )
-from points.models import Account, Member, Reward
+from points.models import Member, Reward
 from points.periods import organisation_today
 from points.roles import Role
 from points.selectors.org import member_for_user, user_roles
-from points.selectors.shop import reward_refusal, rewards_for_member
+from points.selectors.shop import redeemable_balance, reward_refusal, rewards_for_member
 
 __all__ = ["may_redeem"]
 
@@ -41,9 +41,7 @@ LIST_URL = "shop:redemption:index"
 
 
 def _redeemable(member: Member | None) -> int:
-    if member is None:
-        return 0
-    return Account.objects.filter(member=member).values_list("redeemable", flat=True).first() or 0
+    return redeemable_balance(member_id=member.pk if member is not None else None)
 
 
 # --- the shop -------------------------------------------------------------------------------

@@ -7,7 +7,15 @@ from datetime import date
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from points.models import Member, Organisation, Reward
+from points.models import Account, Member, Organisation, Reward
+
+
+def redeemable_balance(*, member_id: int | None) -> int:
+    """The member's redeemable points (0 without an account, or without a member)."""
+    if member_id is None:
+        return 0
+    balance = Account.objects.filter(member_id=member_id).values_list("redeemable", flat=True)
+    return balance.first() or 0
 
 
 def _path_prefixes(path: str) -> list[str]:
