@@ -209,10 +209,23 @@ def _appeal_organisation(process: Any) -> Any:
 HR_QUEUE_PERMISSION = "points.handle_redemption"
 
 
-class AppealTask(LockedView):
+class PartiesRefusedTask(LockedView):
+    """A task nobody its record concerns (``_concerns``) may take from the queue or act
+    on, even when it was assigned to them before."""
+
+    def _concerns(self, user: Any, task: Any) -> bool:
+        raise NotImplementedError  # each flow's step says who its parties are
+
+    def can_assign(self, user: Any, task: Any) -> bool:
+        return bool(super().can_assign(user, task)) and not self._concerns(user, task)
+
+    def can_execute(self, user: Any, task: Any) -> bool:
+        return bool(super().can_execute(user, task)) and not self._concerns(user, task)
+
+
+class AppealTask(PartiesRefusedTask):
     """A step of an appeal: nobody the appeal concerns (its appellant, the member whose
-    item it is) may take it from the queue or act on it, even when it was assigned to
-    them before this rule existed. The re-examination (二次核查) is assigned to an HR
+    item it is) takes or acts on it. The re-examination (二次核查) is assigned to an HR
     officer whom the appeal does not concern, or waits in HR's queue when it concerns every
     HR officer; the ruling waits in the committee's queue. ``flows.publicity``'s
     ``appeal_reexamine`` and ``appeal_rule`` refuse the parties as well."""
@@ -221,12 +234,6 @@ class AppealTask(LockedView):
         from flows.publicity import appeals_concerning
 
         return bool(appeals_concerning(user=user).filter(process_id=task.process_id).exists())
-
-    def can_assign(self, user: Any, task: Any) -> bool:
-        return bool(super().can_assign(user, task)) and not self._concerns(user, task)
-
-    def can_execute(self, user: Any, task: Any) -> bool:
-        return bool(super().can_execute(user, task)) and not self._concerns(user, task)
 
 
 class AppealFlow(ScopedViewMixin, flow.Flow):
@@ -280,20 +287,14 @@ def _redemption_organisation(process: Any) -> Any:
     return Redemption.objects.select_related("organisation").get(process_id=process.pk).organisation
 
 
-class RedemptionTask(LockedView):
+class RedemptionTask(PartiesRefusedTask):
     """An HR step of a redemption: HR may not take their own redemption from the queue
     (nor act on it; the services refuse them too), so it stays with the other HR officers."""
 
-    def _own(self, user: Any, task: Any) -> bool:
+    def _concerns(self, user: Any, task: Any) -> bool:
         from flows.models import Redemption
 
         return Redemption.objects.filter(process_id=task.process_id, member__user=user).exists()
-
-    def can_assign(self, user: Any, task: Any) -> bool:
-        return bool(super().can_assign(user, task)) and not self._own(user, task)
-
-    def can_execute(self, user: Any, task: Any) -> bool:
-        return bool(super().can_execute(user, task)) and not self._own(user, task)
 
 
 class RedemptionFlow(ScopedViewMixin, flow.Flow):
@@ -365,6 +366,20 @@ INBOXES = (
 )
 
 
+def tasks_visible_to(user: Any) -> Any:
+    """For ``Task.objects.filter``: tasks of our flows' processes the user may see (each
+    flow's ``visible_to``), as the site's scoped task lists and the API's show them."""
+    from django.db.models import Q
+
+    visible = Q(pk__in=[])
+    for flow_class, _lists in INBOXES:
+        visible |= Q(
+            process__flow_class=flow_class,
+            process__in=flow_class.instance.visible_to(user).values("process"),
+        )
+    return visible
+
+
 def _per_flow(tasks: Any) -> dict[Any, int]:
     """How many of ``tasks`` each flow class has, in one query."""
     from django.db.models import Count
@@ -391,15 +406,8 @@ def inbox_home_context(user: Any) -> dict[str, Any]:
     from viewflow.workflow.status import STATUS
 
     assigned = _per_flow(Task.objects.filter(owner_id=user.pk, status=STATUS.ASSIGNED))
-    from django.db.models import Q
-
-    visible = Q(pk__in=[])  # as the queue pages: in processes the user may see
-    for flow_class, _lists in INBOXES:
-        visible |= Q(
-            process__flow_class=flow_class,
-            process__in=flow_class.instance.visible_to(user).values("process"),
-        )
-    queue = Task.objects.user_queue(user).filter(status=STATUS.NEW).filter(visible)
+    # as the queue pages: in processes the user may see
+    queue = Task.objects.user_queue(user).filter(status=STATUS.NEW).filter(tasks_visible_to(user))
     queued = _per_flow(claimable(queue, user))
     return {
         "inboxes": [

@@ -51,7 +51,14 @@ from viewflow.workflow.status import STATUS
 from flows import views
 from flows.api.base import flow_start, idempotent, task_activation, task_claim
 from flows.api.catalog import caller
-from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, RedemptionFlow, SummaryFlow
+from flows.flows import (
+    AppealFlow,
+    AwardNoticeFlow,
+    DeclarationFlow,
+    RedemptionFlow,
+    SummaryFlow,
+    tasks_visible_to,
+)
 from flows.forms import MAX_QUANTITY, AwardNoticeForm, DeclarationItemForm
 from flows.models import (
     AwardNotice,
@@ -340,14 +347,8 @@ def tasks_queue(*, user: Any) -> QuerySet[Task]:
     object where it names one, as ``can_assign`` checks), kept to processes the user may
     see (as the scoped task lists of the site), so a global permission never reaches
     into another organisation."""
-    visible = Q(pk__in=[])
-    for flow_class in FLOWS.values():
-        visible |= Q(
-            process__flow_class=flow_class,
-            process__in=flow_class.instance.visible_to(user).values("process"),
-        )
     queue = Task.objects.queue(list(FLOWS.values()), user).filter(owner__isnull=True)
-    return claimable(queue.filter(visible), user)
+    return claimable(queue.filter(tasks_visible_to(user)), user)
 
 
 # --- input (the shapes; the forms and services validate) -----------------------------------
