@@ -37,13 +37,13 @@ from tests.flows.test_publicity import (
     _url,
     rule,
 )
+from tests.flows.test_publicity_permissions import TASK_ACTIONS
 
 __all__ = ["rule"]  # a fixture, imported for pytest to find
 
 pytestmark = pytest.mark.django_db
 
 APPEALS = "/publicity/appeal/"
-TASK_ACTIONS = ["", "detail/", "execute/", "assign/", "unassign/", "undo/", "cancel/", "revive/"]
 DENIED = (403, 404, 405)
 
 
