@@ -23,6 +23,9 @@ from flows.services import declaration_review, declaration_submit
 from points.bench import Context, Figure
 from points.models import Member, OrgUnit, RuleItem
 
+# A concurrent client that has not finished after this long is stuck.
+CLIENTS_TIMEOUT_SECONDS = 600
+
 
 class BareFlow(flow.Flow):
     """The smallest viewflow process: the baseline of the flow figures."""
@@ -218,12 +221,15 @@ def bench_flows(context: Context) -> list[Figure]:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + CLIENTS_TIMEOUT_SECONDS
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():  # a client stuck (on a lock, say) fails the figure, not the run
+            raise RuntimeError(f"a client did not finish in {CLIENTS_TIMEOUT_SECONDS} s")
     concurrent_seconds = time.perf_counter() - start
     pooled = DeclarationItem.objects.filter(
         description__startswith=f"bench4 {run} ", pool_month__isnull=False
@@ -283,25 +289,49 @@ def bench_flows(context: Context) -> list[Figure]:
 
 
 PDF_ROWS = 1000
+CHILD_TIMEOUT_SECONDS = 300
 
 
 def _in_child(htmls: list[str], page_rule: str = "") -> tuple[float, int]:
     """Seconds ``pdf_from_parts`` takes to make a PDF of ``htmls``, and its size, measured
-    in a forked child process (the parent's memory is untouched)."""
+    in a forked child process (the parent's memory is untouched). A child that fails, dies
+    or gives no answer in ``CHILD_TIMEOUT_SECONDS`` is an error, never a wait for ever."""
     import multiprocessing
 
     from points.pdf import pdf_from_parts
 
     def work(send: Any) -> None:
-        start = time.perf_counter()
-        pdf = pdf_from_parts(htmls, page_rule=page_rule)
-        send.send((time.perf_counter() - start, len(pdf) if pdf.startswith(b"%PDF") else 0))
+        try:
+            start = time.perf_counter()
+            pdf = pdf_from_parts(htmls, page_rule=page_rule)
+            size = len(pdf) if pdf.startswith(b"%PDF") else 0
+            send.send((time.perf_counter() - start, size))
+        except Exception as error:
+            send.send(f"{error!r}")
 
-    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
-    child = multiprocessing.get_context("fork").Process(target=work, args=(send,))
+    fork = multiprocessing.get_context("fork")
+    receive, send = fork.Pipe(duplex=False)
+    child = fork.Process(target=work, args=(send,), daemon=True)
     child.start()
-    seconds, size = receive.recv()
-    child.join()
+    send.close()  # the child's copy is the only writer left: its end ends the read
+    try:
+        if not receive.poll(CHILD_TIMEOUT_SECONDS):
+            raise RuntimeError(f"the PDF child gave no answer in {CHILD_TIMEOUT_SECONDS} s")
+        try:
+            answer = receive.recv()
+        except EOFError:
+            child.join(5)
+            raise RuntimeError(
+                f"the PDF child ended without an answer (exit code {child.exitcode})"
+            ) from None
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if isinstance(answer, str):
+        raise RuntimeError(f"the PDF child failed: {answer}")
+    seconds, size = answer
     if not size:
         raise RuntimeError("the child did not produce a PDF")
     return float(seconds), int(size)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import time
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from flows import bench as flows_bench
+from points import pdf as pdf_module
 from points.selectors.ledger import ledger_verify
 
 ENGINE = "of which viewflow (all but our item form and services)"
@@ -49,3 +55,44 @@ def test_bench_reports_figures_beside_baselines_as_json() -> None:
     call_command("bench", *args, stdout=text)
     assert "reusing the bench organisation" in text.getvalue()
     assert "entries/s" in text.getvalue()
+
+
+def _pdf_fails(htmls: object, page_rule: str = "") -> bytes:
+    raise ValueError("layout broke")
+
+
+def _pdf_dies(htmls: object, page_rule: str = "") -> bytes:
+    os._exit(3)
+
+
+def _pdf_hangs(htmls: object, page_rule: str = "") -> bytes:
+    time.sleep(60)
+    return b"%PDF"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_pdf_fails, "the PDF child failed: ValueError('layout broke')"),
+        (_pdf_dies, "the PDF child ended without an answer (exit code 3)"),
+        (_pdf_hangs, "the PDF child gave no answer in 1 s"),
+    ],
+)
+def test_a_pdf_child_that_fails_dies_or_hangs_is_an_error_not_a_wait(
+    make: Any, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's PDF figure is made in a forked child: whatever becomes of the child, the
+    parent gets an answer (CI once waited 90 minutes on a child that never answered)."""
+    monkeypatch.setattr(pdf_module, "pdf_from_parts", make)
+    monkeypatch.setattr(flows_bench, "CHILD_TIMEOUT_SECONDS", 1)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as raised:
+        flows_bench._in_child(["<p>一</p>"])
+    assert str(raised.value) == message
+    assert time.monotonic() - started < 20
+    assert multiprocessing.active_children() == []  # the hanging child was killed and reaped
+
+
+def test_a_pdf_child_answers_its_seconds_and_size() -> None:
+    seconds, size = flows_bench._in_child(["<p>一</p>", "<p>二</p>"], "@page { size: A4 }")
+    assert seconds > 0 and size > 1000
