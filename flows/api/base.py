@@ -85,10 +85,11 @@ def flow_start(flow_class: Any, *, user: Any, act: Callable[[Any], Any]) -> Any:
 def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]:
     """The activation of a task the user may execute now, under the flow's lock and a row
     lock on the task (so two concurrent calls cannot both act on it). A task that is not
-    the expected step is 404; one the user may not execute is 403; one already done is 409."""
+    the expected step, or of a process the user may not see, is 404; one the user may not
+    execute is 403; one already done is 409."""
     flow_class = flow_task.flow_class
-    task = Task.objects.filter(pk=task_id).select_related("process").first()
-    if task is None or task.flow_task != flow_task:
+    task = _task_seen_by(user, task_id)
+    if task.flow_task != flow_task:
         raise Http404
     with flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().select_related("process").get(pk=task_id)
@@ -113,10 +114,20 @@ def task_unclaim(*, task_id: int, user: Any) -> Task:
     return _task_assignment(task_id=task_id, user=user, claim=False)
 
 
-def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
-    task = Task.objects.filter(pk=task_id).first()
-    if task is None:
+def _task_seen_by(user: Any, task_id: int) -> Task:
+    """The task, if the user may see its process; else 404, whether it exists or not, and
+    before its status is read: another organisation's task ids are not probed by the
+    answers (403 "not yours" or 409 "done" would say that the task exists, and how far)."""
+    task = Task.objects.filter(pk=task_id).select_related("process").first()
+    if task is None or not task.flow_task.flow_class.instance.has_view_permission(
+        user, task.process
+    ):
         raise Http404
+    return task
+
+
+def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
+    task = _task_seen_by(user, task_id)
     flow_task = task.flow_task
     with flow_task.flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().get(pk=task_id)

@@ -501,7 +501,8 @@ def test_another_departments_leader_can_neither_see_nor_decide(
         ("adjust", {"items": [{"id": declaration.items.get().pk, "points": 20}], "reason": "x"}),
     ):
         response = _act(api, org.leader_b, task, action, body)
-        assert response.status_code == 403 and codes(response) == ["permission_denied"], action
+        # 404, as for a task that does not exist: the answer does not say it does
+        assert response.status_code == 404 and codes(response) == ["not_found"], action
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.SUBMITTED
     task.refresh_from_db()
@@ -607,6 +608,35 @@ def test_reject_and_return_need_a_reason(org: Org, rules: dict[str, Any], api: A
     assert rejected.process.finished is not None
 
 
+def test_an_outsider_cannot_tell_a_done_or_open_task_from_no_task(
+    org: Org, rules: dict[str, Any], api: Any
+) -> None:
+    """Acting on or claiming a task of a process one may not see answers as for an id that
+    does not exist, whatever the task's state: 403 or 409 would say that the task exists,
+    and how far it got."""
+    declaration = _declared(api, org.worker_a1, rules["idea"])
+    task = _review_task(declaration)
+    missing = Task.objects.order_by("-pk").first().pk + 1000
+    outsider = api(org.leader_b)
+
+    def answers(task_id: int) -> list[tuple[int, Any]]:
+        return [
+            (response.status_code, response.json())
+            for response in (
+                outsider.post(f"{TASKS}{task_id}/approve/", {}, format="json"),
+                outsider.post(f"{TASKS}{task_id}/reject/", {"reason": "x"}, format="json"),
+                outsider.post(f"{TASKS}{task_id}/claim/"),
+            )
+        ]
+
+    nothing = answers(missing)
+    assert [status for status, _body in nothing] == [404, 404, 404]
+    assert answers(task.pk) == nothing  # open, assigned to leader_a1
+    assert _act(api, org.leader_a1, task, "approve").status_code == 200
+    assert answers(task.pk) == nothing  # done
+    assert Declaration.objects.get().status == DeclarationStatus.APPROVED
+
+
 def test_return_then_the_declarant_revises_via_the_api(
     org: Org, rules: dict[str, Any], api: Any
 ) -> None:
@@ -618,12 +648,13 @@ def test_return_then_the_declarant_revises_via_the_api(
     [task] = api(org.worker_a1).get(TASKS).json()["results"]
     assert task["step"] == "revise" and task["object"]["id"] == declaration.pk
     revised_item = {**_item(rules["praise"], description="补充：节约成本两万元"), "id": item.pk}
-    # Another member may not revise it; the item must be the declaration's.
+    # Another member may not revise it (nor learn that it exists); the item must be the
+    # declaration's.
     assert (
         api(org.worker_b)
         .post(f"{TASKS}{task['id']}/revise/", {"items": [revised_item]}, format="json")
         .status_code
-        == 403
+        == 404
     )
     foreign = {**revised_item, "id": 10**9}
     response = api(org.worker_a1).post(
@@ -693,12 +724,19 @@ def test_the_queue_holds_tasks_to_claim_and_claiming_moves_them_to_the_inbox(
     assert hr.get(f"{TASKS}queue/", {"flow": "declaration"}).json()["count"] == 0
     assert hr.get(f"{TASKS}{task.pk}/").status_code == 200
     assert hr.get(TASKS).json()["count"] == 0
-    for member in (org.worker_a1, org.leader_a, org.committee, other_org.hr):
+    # The redeemer sees his redemption but may not claim it (403); the others may not
+    # learn that it exists (404, as for no task at all).
+    for member, refused in (
+        (org.worker_a1, (403, ["permission_denied"])),
+        (org.leader_a, (404, ["not_found"])),
+        (org.committee, (404, ["not_found"])),
+        (other_org.hr, (404, ["not_found"])),
+    ):
         client = api(member)
         assert client.get(f"{TASKS}queue/").json()["count"] == 0
         assert client.get(f"{TASKS}{task.pk}/").status_code == 404
         denied = client.post(f"{TASKS}{task.pk}/claim/")
-        assert denied.status_code == 403 and codes(denied) == ["permission_denied"]
+        assert (denied.status_code, codes(denied)) == refused, member
 
     claimed = hr.post(f"{TASKS}{task.pk}/claim/")
     assert claimed.status_code == 200, claimed.json()
@@ -810,8 +848,10 @@ def test_above_the_tier_the_next_level_signs_via_the_task(
     assert task["flow"] == "award_notice" and task["step"] == "sign"
     assert task["object"] == {"type": "award_notice", "id": notice.pk}
 
-    for member in (org.leader_b, org.leader_a1, org.worker_a1):
-        assert _act(api, member, Task.objects.get(pk=task["id"]), "approve").status_code == 403
+    # The issuer and the member see the notice but may not sign it; another department's
+    # leader may not learn that it exists.
+    for member, refused in ((org.leader_b, 404), (org.leader_a1, 403), (org.worker_a1, 403)):
+        assert _act(api, member, Task.objects.get(pk=task["id"]), "approve").status_code == refused
     sign_task = Task.objects.get(pk=task["id"])
     for action in ("adjust", "return", "revise"):
         assert _act(api, org.leader_a, sign_task, action, {"reason": "x"}).status_code == 404
