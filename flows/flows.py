@@ -213,8 +213,12 @@ class PartiesRefusedTask(LockedView):
     """A task nobody its record concerns (``_concerns``) may take from the queue or act
     on, even when it was assigned to them before."""
 
-    def _concerns(self, user: Any, task: Any) -> bool:
+    def concerning(self, user: Any) -> Any:
+        """The ids of the processes whose record concerns ``user`` (a ``values`` query)."""
         raise NotImplementedError  # each flow's step says who its parties are
+
+    def _concerns(self, user: Any, task: Any) -> bool:
+        return bool(self.concerning(user).filter(process_id=task.process_id).exists())
 
     def can_assign(self, user: Any, task: Any) -> bool:
         return bool(super().can_assign(user, task)) and not self._concerns(user, task)
@@ -230,10 +234,10 @@ class AppealTask(PartiesRefusedTask):
     HR officer; the ruling waits in the committee's queue. ``flows.publicity``'s
     ``appeal_reexamine`` and ``appeal_rule`` refuse the parties as well."""
 
-    def _concerns(self, user: Any, task: Any) -> bool:
+    def concerning(self, user: Any) -> Any:
         from flows.publicity import appeals_concerning
 
-        return bool(appeals_concerning(user=user).filter(process_id=task.process_id).exists())
+        return appeals_concerning(user=user).values("process_id")
 
 
 class AppealFlow(ScopedViewMixin, flow.Flow):
@@ -291,10 +295,12 @@ class RedemptionTask(PartiesRefusedTask):
     """An HR step of a redemption: HR may not take their own redemption from the queue
     (nor act on it; the services refuse them too), so it stays with the other HR officers."""
 
-    def _concerns(self, user: Any, task: Any) -> bool:
+    def concerning(self, user: Any) -> Any:
         from flows.models import Redemption
 
-        return Redemption.objects.filter(process_id=task.process_id, member__user=user).exists()
+        if getattr(user, "pk", None) is None:
+            return Redemption.objects.none().values("process_id")
+        return Redemption.objects.filter(member__user_id=user.pk).values("process_id")
 
 
 class RedemptionFlow(ScopedViewMixin, flow.Flow):

@@ -65,10 +65,18 @@ def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
 
 def claimable(tasks: Any, user: Any) -> Any:
     """Of viewflow's queue (``user_queue``), the tasks ``user`` may claim: not those with no
-    queue permission, which viewflow offers to everybody (``LockedView.can_assign``)."""
-    if getattr(user, "is_superuser", False):
-        return tasks
-    return tasks.exclude(owner_permission__isnull=True).exclude(owner_permission="")
+    queue permission, which viewflow offers to everybody (``LockedView.can_assign``), nor
+    the steps of a ``PartiesRefusedTask`` whose record concerns the user (an appeal about
+    them, their own redemption), which they may not take."""
+    from flows.flows import INBOXES, PartiesRefusedTask  # the flows are built of LockedView
+
+    if not getattr(user, "is_superuser", False):
+        tasks = tasks.exclude(owner_permission__isnull=True).exclude(owner_permission="")
+    for flow_class, _lists in INBOXES:
+        for node in flow_class.instance.nodes():
+            if isinstance(node, PartiesRefusedTask):
+                tasks = tasks.exclude(flow_task=node, process__in=node.concerning(user))
+    return tasks
 
 
 class LockedView(flow.View):  # type: ignore[misc]

@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
-from flows.flows import HR_QUEUE_PERMISSION, AppealFlow
+from flows.flows import HR_QUEUE_PERMISSION, AppealFlow, inbox_home_context
 from flows.models import Appeal, AppealStatus, Notification, Summary
 from flows.publicity import appeal_deadlines_run, appeal_reexamine, appeal_reexaminer
 from points.models import Member
@@ -204,6 +204,9 @@ def test_with_a_single_hr_officer_their_appeal_waits_in_the_hr_queue(
     assert _told(org.admin, "No HR officer may re-examine an appeal")
     assert not _told(org.hr, "An appeal waits for re-examination")
     _may_not_touch(org.hr, task)
+    # Nor is it offered to the appellant: not in his queue, nor counted on his home page.
+    assert f"/reexamine/{task.pk}/" not in _client(org.hr).get(f"{APPEALS}queue/").content.decode()
+    assert inbox_home_context(org.hr.user)["queues"] == []
     # Nobody else may take it: not a member, not the committee, not another
     # organisation's HR (who does not see it in their queue either).
     for member in (org.worker_a1, org.worker_b, org.committee, org.admin, other_org.hr):

@@ -16,7 +16,7 @@ from django.utils import translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
-from flows.flows import RedemptionFlow
+from flows.flows import RedemptionFlow, inbox_home_context
 from flows.models import Notification, Redemption, RedemptionStatus
 from flows.redemption import redemption_approve, redemption_request
 from points.models import (
@@ -433,6 +433,11 @@ def test_nobody_approves_their_own_redemption(org: Org, cup: Reward, hr2: Member
     redemption = _requested(org, org.hr, cup)
     task = _task(RedemptionFlow.approve, redemption)
     client = _client(org.hr)
+    # not offered: neither in their queue nor counted on their home page (other HR's are)
+    assert f"/approve/{task.pk}/" not in client.get(QUEUE).content.decode()
+    assert inbox_home_context(org.hr.user)["redemptions_to_handle"] == 0
+    assert f"/approve/{task.pk}/" in _client(hr2).get(QUEUE).content.decode()
+    assert inbox_home_context(hr2.user)["redemptions_to_handle"] == 1
     # not claimed (before, the claim went through and the task sat with them)
     assert client.post(_task_url(task, "assign")).status_code == 403
     task.refresh_from_db()
