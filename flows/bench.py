@@ -4,6 +4,9 @@ Handle → End) measured in the same run; one client and four concurrent clients
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
 import threading
 import time
 from types import SimpleNamespace
@@ -301,6 +304,7 @@ def _in_child(htmls: list[str], page_rule: str = "") -> tuple[float, int]:
     from points.pdf import pdf_from_parts
 
     def work(send: Any) -> None:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # asked where it hangs
         try:
             start = time.perf_counter()
             pdf = pdf_from_parts(htmls, page_rule=page_rule)
@@ -316,6 +320,9 @@ def _in_child(htmls: list[str], page_rule: str = "") -> tuple[float, int]:
     send.close()  # the child's copy is the only writer left: its end ends the read
     try:
         if not receive.poll(CHILD_TIMEOUT_SECONDS):
+            if child.pid:
+                os.kill(child.pid, signal.SIGUSR1)  # its stack, on stderr, before the kill
+                time.sleep(0.2)
             raise RuntimeError(f"the PDF child gave no answer in {CHILD_TIMEOUT_SECONDS} s")
         try:
             answer = receive.recv()

@@ -8,12 +8,13 @@ or the file system, whatever text a user managed to put into it.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import fcntl
 import io
 import logging
 import os
 import pickle
-import select
+import selectors
 import signal
 import stat
 import tempfile
@@ -122,6 +123,9 @@ def _child(html: str, write: int) -> None:  # pragma: no cover - runs in the for
     """Lay ``html`` out and send the answer (the PDF and the URLs refused, or the error)
     down the pipe; never returns."""
     status = 0
+    # Asked by the parent when it gives up on this part, say where it was (on stderr).
+    # A signal handler, not faulthandler's watchdog thread: no thread in a forked child.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         fetcher = _local_only_fetcher()()
         try:
@@ -212,18 +216,34 @@ class _Forked:
         order = [read for _pid, read in self.children]
         chunks: dict[int, list[bytes]] = {read: [] for read in order}
         answers: dict[int, tuple[bytes, list[str]]] = {}
-        while len(answers) < len(order):
-            reading = [read for read in order if read not in answers]
-            ready, _w, _x = select.select(reading, [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise RuntimeError("a PDF part took too long and was stopped")
-            for read in ready:
-                chunk = os.read(read, 1 << 20)
-                if chunk:
-                    chunks[read].append(chunk)
-                else:
-                    answers[read] = self._finish(read, b"".join(chunks.pop(read)))
+        with selectors.DefaultSelector() as waiting:  # epoll: any descriptor number
+            for read in order:
+                waiting.register(read, selectors.EVENT_READ)
+            while len(answers) < len(order):
+                ready = waiting.select(max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    self._say_where()
+                    raise RuntimeError("a PDF part took too long and was stopped")
+                for key, _events in ready:
+                    read = int(key.fd)
+                    chunk = os.read(read, 1 << 20)
+                    if chunk:
+                        chunks[read].append(chunk)
+                    else:
+                        waiting.unregister(read)
+                        answers[read] = self._finish(read, b"".join(chunks.pop(read)))
         return [answers[read] for read in order]
+
+    def _say_where(self) -> None:
+        """Ask each child still laying out to print its stack (``_child``), before the
+        children are killed: a part that hangs is found from the log."""
+        logger.warning(
+            "PDF parts still laid out at the deadline: %s", [p for p, _r in self.children]
+        )
+        for pid, _read in self.children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.2)
 
     def _finish(self, read: int, data: bytes) -> tuple[bytes, list[str]]:
         """Reap the child whose pipe ``read`` ended and decode its answer."""

@@ -189,7 +189,9 @@ def test_a_failing_fork_leaves_no_part_behind(monkeypatch: pytest.MonkeyPatch) -
     assert _forked_children() == []
 
 
-def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_part_that_hangs_is_stopped_and_says_where_it_was(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     real = pdf_module.pdf_from_html
 
     def hanging(html: str, fetcher: Any = None) -> bytes:
@@ -202,6 +204,9 @@ def test_a_part_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match="took too long"):
         pdf_from_parts(["<p>快</p>", "<p>慢</p>"], page_rule=PUBLICITY_PAGE)
     assert _forked_children() == []
+    # before it was killed, the part printed its stack: the log shows where it hung
+    stack = capfd.readouterr().err
+    assert "in hanging" in stack and "in _child" in stack
 
 
 def _hold_slots(count: int) -> list[int]:

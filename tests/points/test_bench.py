@@ -79,7 +79,7 @@ def _pdf_hangs(htmls: object, page_rule: str = "") -> bytes:
     ],
 )
 def test_a_pdf_child_that_fails_dies_or_hangs_is_an_error_not_a_wait(
-    make: Any, message: str, monkeypatch: pytest.MonkeyPatch
+    make: Any, message: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The bench's PDF figure is made in a forked child: whatever becomes of the child, the
     parent gets an answer (CI once waited 90 minutes on a child that never answered)."""
@@ -91,6 +91,8 @@ def test_a_pdf_child_that_fails_dies_or_hangs_is_an_error_not_a_wait(
     assert str(raised.value) == message
     assert time.monotonic() - started < 20
     assert multiprocessing.active_children() == []  # the hanging child was killed and reaped
+    if make is _pdf_hangs:  # and said where it was first
+        assert "in _pdf_hangs" in capfd.readouterr().err
 
 
 def test_a_pdf_child_answers_its_seconds_and_size() -> None:
