@@ -26,3 +26,15 @@ def test_the_menu_names_the_board_apart_from_its_application(org: Org, login: An
     html = login(org.worker_a1).get("/publicity/board/").content.decode()
     items = re.findall(r'mdc-list-item__content">\s*([^<]+?)\s*<', html)
     assert "公示栏" in items and items.count("公示") == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/declarations/declaration/", "/declarations/declaration/inbox/", "/points/me/"]
+)
+def test_the_menu_button_is_named_in_the_user_s_language(org: Org, login: Any, url: str) -> None:
+    """A screen reader announced viewflow's menu button in English on every page."""
+    client = login(org.worker_a1)
+    html = client.get(url).content.decode()
+    assert 'aria-label="打开导航菜单"' in html and "Open navigation menu" not in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert 'aria-label="Open navigation menu"' in client.get(url).content.decode()
