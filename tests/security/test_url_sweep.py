@@ -976,11 +976,21 @@ def _with_item(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 for verb, body in REVIEW_BODIES.items():
-    # Another department's leader, and the declarant, on worker A1's review.
+    # Another department's leader and another organisation's HR on worker A1's review: as
+    # for no task (they may not learn that it exists); the declarant, who sees it: 403.
     api(
         f"tasks/{{pk}}/{verb}/",
         f"tasks/{{dreview_review}}/{verb}/",
-        ("leader_b", "worker_a1", "other_hr"),
+        ("leader_b", "other_hr"),
+        deny=NOT_FOUND,
+        methods=("post",),
+        data=_with_item(body, "d_review_item"),
+        check="declaration_submitted:d_review",
+    )
+    api(
+        f"tasks/{{pk}}/{verb}/",
+        f"tasks/{{dreview_review}}/{verb}/",
+        "worker_a1",
         deny=FORBIDDEN,
         methods=("post",),
         data=_with_item(body, "d_review_item"),
@@ -1008,7 +1018,16 @@ REVISED = {
 api(
     "tasks/{pk}/revise/",
     "tasks/{dreturned_revise}/revise/",
-    ("worker_b", "leader_a1", "other_hr"),
+    ("worker_b", "other_hr"),
+    deny=NOT_FOUND,
+    methods=("post",),
+    data={"items": [REVISED]},
+    check="declaration_returned:d_returned",
+)
+api(
+    "tasks/{pk}/revise/",
+    "tasks/{dreturned_revise}/revise/",
+    "leader_a1",  # its reviewer sees it
     deny=FORBIDDEN,
     methods=("post",),
     data={"items": [REVISED]},
@@ -1017,7 +1036,15 @@ api(
 api(
     "tasks/{pk}/claim/",
     "tasks/{rnew_approve}/claim/",
-    ("worker_a1", "leader_a", "committee", "other_hr"),
+    ("leader_a", "committee", "other_hr"),
+    deny=NOT_FOUND,
+    methods=("post",),
+    check="redemptions_untouched",
+)
+api(
+    "tasks/{pk}/claim/",
+    "tasks/{rnew_approve}/claim/",
+    "worker_a1",  # the redeemer sees his redemption
     deny=FORBIDDEN,
     methods=("post",),
     allowed="hr",
