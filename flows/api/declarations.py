@@ -918,7 +918,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     """Your workflow tasks. Act on a task with the action its step offers: a declaration
     review (``review``) is approved, adjusted, rejected or returned; a returned declaration
     (``revise``) is revised; a notice above the issuer's tier (``sign``) is approved or
-    rejected. Acting on a task that is not yours is 403; on one already done, 409."""
+    rejected. Acting on a task of a record you may not see is 404 (as for no task);
+    on one you see but that is not yours, 403; on one already done, 409."""
 
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
