@@ -135,7 +135,9 @@ def test_twenty_sessions_approving_one_review_task_approve_it_once(
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=reviewer, args=reviewer_) for reviewer_ in reviewers]
+    threads = [
+        threading.Thread(target=reviewer, args=reviewer_, daemon=True) for reviewer_ in reviewers
+    ]
     for thread in threads:
         thread.start()
     started = time.monotonic()

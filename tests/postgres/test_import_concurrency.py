@@ -55,7 +55,7 @@ def test_two_imports_of_the_same_rows_at_once_import_them_once() -> None:
     ImportJob.objects.filter(pk__in=[job.pk for job in jobs]).update(status=ImportStatus.QUEUED)
     connection.close()  # each thread opens its own connection
 
-    barrier = threading.Barrier(len(jobs))
+    barrier = threading.Barrier(len(jobs), timeout=60)
     errors: list[BaseException] = []
 
     def run(job_id: int) -> None:
@@ -67,12 +67,12 @@ def test_two_imports_of_the_same_rows_at_once_import_them_once() -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(job.pk,)) for job in jobs]
+    threads = [threading.Thread(target=run, args=(job.pk,), daemon=True) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-
+    assert not any(thread.is_alive() for thread in threads), "an import is stuck"
     assert errors == []
     finished = sorted(ImportJob.objects.all(), key=lambda job: job.status)
     assert [job.status for job in finished] == [ImportStatus.DONE, ImportStatus.FAILED]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 
 def _in_parallel(org: Org, batches: list[list[PostingItem]]) -> list[BaseException]:
     """Post each batch from its own thread (own connection), all released at once."""
-    barrier = threading.Barrier(len(batches))
+    barrier = threading.Barrier(len(batches), timeout=60)
     errors: list[BaseException] = []
 
     def worker(items: list[PostingItem]) -> None:
@@ -31,11 +31,12 @@ def _in_parallel(org: Org, batches: list[list[PostingItem]]) -> list[BaseExcepti
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    threads = [threading.Thread(target=worker, args=(batch,), daemon=True) for batch in batches]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a posting is stuck"
     return errors
 
 

@@ -41,7 +41,7 @@ def test_twenty_members_redeem_the_last_five_items_at_once() -> None:
     )
     clients = [_logged_in(member) for member in members]
     connection.close()  # each thread opens its own connection
-    barrier = threading.Barrier(len(clients))
+    barrier = threading.Barrier(len(clients), timeout=60)
     statuses: list[int] = []
     errors: list[BaseException] = []
 
@@ -55,12 +55,12 @@ def test_twenty_members_redeem_the_last_five_items_at_once() -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(client,)) for client in clients]
+    threads = [threading.Thread(target=worker, args=(client,), daemon=True) for client in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-
+    assert not any(thread.is_alive() for thread in threads), "a redemption is stuck"
     assert errors == []
     assert sorted(statuses) == [200] * 15 + [302] * 5  # 200: the page with the refusal
     reward.refresh_from_db()
@@ -124,8 +124,10 @@ def test_the_member_cancels_while_hr_approves_and_nothing_deadlocks() -> None:
             connection.close()
 
     threads = [
-        threading.Thread(target=act, args=("withdraw", buyer, {"confirm": "yes"})),
-        threading.Thread(target=act, args=("approve", hr, {"decision": "approve", "reason": ""})),
+        threading.Thread(target=act, args=("withdraw", buyer, {"confirm": "yes"}), daemon=True),
+        threading.Thread(
+            target=act, args=("approve", hr, {"decision": "approve", "reason": ""}), daemon=True
+        ),
     ]
     connection.close()
     for thread in threads:
