@@ -202,11 +202,11 @@ def _appeal_organisation(process: Any) -> Any:
     return Appeal.objects.select_related("organisation").get(process_id=process.pk).organisation
 
 
-#: HR's permission on its own organisation (a django-guardian object permission granted with
-#: the HR role; see ``points.services.org.ORGANISATION_PERMISSIONS``). It is the one such
-#: permission HR holds, named after the shop where it first gated HR's queue; the
-#: re-examination's queue asks for it too, so that queue never crosses organisations.
-HR_QUEUE_PERMISSION = "points.handle_redemption"
+#: The re-examination's queue permission: HR's, on its own organisation (a django-guardian
+#: object permission granted with the HR role; see
+#: ``points.services.org.ORGANISATION_PERMISSIONS``), so that queue never crosses
+#: organisations.
+HR_QUEUE_PERMISSION = "points.reexamine_appeal"
 
 
 class PartiesRefusedTask(LockedView):

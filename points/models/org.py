@@ -29,6 +29,7 @@ class Organisation(models.Model):
         permissions = [
             ("rule_appeal", _("Can rule on appeals of the organisation")),
             ("handle_redemption", _("Can approve and fulfil redemptions of the organisation")),
+            ("reexamine_appeal", _("Can re-examine appeals of the organisation")),
         ]
 
     def __str__(self) -> str:

@@ -61,7 +61,7 @@ def roles_sync_user(*, user: Any) -> None:
 #: permissions): task queues that ask for them never show another organisation's tasks.
 ORGANISATION_PERMISSIONS: dict[str, list[str]] = {
     Role.COMMITTEE: ["points.rule_appeal"],
-    Role.HR: ["points.handle_redemption"],
+    Role.HR: ["points.handle_redemption", "points.reexamine_appeal"],
 }
 
 

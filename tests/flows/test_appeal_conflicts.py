@@ -7,12 +7,17 @@ officer appointed later takes it from there."""
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.utils import timezone, translation
+from guardian.shortcuts import remove_perm
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
@@ -332,3 +337,54 @@ def test_a_ruling_no_committee_member_may_give_is_reported_to_the_administrators
     assert not _told(org.committee, "An appeal waits for the committee's ruling")
     assert not _told(committee2, "An appeal waits for the committee's ruling")
     assert _told(org.admin, "No committee member may rule on an appeal")
+
+
+# --- the re-examination's own permission ----------------------------------------------------
+
+
+def test_hr_holds_the_re_examination_permission_on_its_own_organisation_only(
+    org: Org, other_org: Org
+) -> None:
+    """The HR queue of appeals asks for ``points.reexamine_appeal`` (it borrowed the shop's
+    ``handle_redemption``): granted with the HR role, per organisation, and to nobody else."""
+    assert HR_QUEUE_PERMISSION == "points.reexamine_appeal"
+    assert org.hr.user.has_perm(HR_QUEUE_PERMISSION, org.organisation)
+    assert not org.hr.user.has_perm(HR_QUEUE_PERMISSION, other_org.organisation)
+    for member in (org.worker_a1, org.leader_a, org.committee):
+        assert not member.user.has_perm(HR_QUEUE_PERMISSION, org.organisation), member
+
+
+def test_the_migration_moves_a_waiting_re_examination_to_its_own_permission(
+    org: Org, rule: Any, committee2: Member
+) -> None:
+    """Before the migrations: a re-examination waiting in HR's queue asked for
+    ``handle_redemption``, and the HR officers held only that. After them, the task asks for
+    the appeal's permission, the same officers hold it, and one of them takes the task."""
+    summary = _published(org, rule, committee2)
+    assert _appeal(org.hr, summary.items.get(member=org.worker_a1)).status_code == 302
+    task = _reexamine_task()
+    assert task.owner is None and task.status == STATUS.NEW
+    hr2 = _hr2(org)
+    remove_perm(HR_QUEUE_PERMISSION, hr2.user, org.organisation)
+    type(task).objects.filter(pk=task.pk).update(owner_permission="points.handle_redemption")
+    assert not _user(hr2).has_perm(HR_QUEUE_PERMISSION, org.organisation)
+
+    points_0008 = import_module("points.migrations.0008_reexamine_appeal_permission")
+    flows_0008 = import_module("flows.migrations.0008_appeal_reexamine_queue")
+    points_0008.grant_to_hr(django_apps, None)
+    with connection.cursor() as cursor:
+        flows_0008.to_the_appeal_permission(django_apps, SimpleNamespace(execute=cursor.execute))
+
+    task.refresh_from_db()
+    assert task.owner_permission == HR_QUEUE_PERMISSION
+    assert _user(hr2).has_perm(HR_QUEUE_PERMISSION, org.organisation)
+    client = _client(hr2)
+    assert f"/reexamine/{task.pk}/" in client.get(f"{APPEALS}queue/").content.decode()
+    assert client.post(_url(APPEALS, task, "assign")).status_code == 302
+    task.refresh_from_db()
+    assert task.owner == hr2.user and task.status == STATUS.ASSIGNED
+
+
+def _user(member: Member) -> Any:
+    """The member's login read afresh (no permission cache)."""
+    return type(member.user).objects.get(pk=member.user_id)
