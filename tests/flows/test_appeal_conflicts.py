@@ -388,3 +388,37 @@ def test_the_migration_moves_a_waiting_re_examination_to_its_own_permission(
 def _user(member: Member) -> Any:
     """The member's login read afresh (no permission cache)."""
     return type(member.user).objects.get(pk=member.user_id)
+
+
+def test_the_migration_lets_an_old_re_examination_assigned_to_its_appellant_go_back(
+    org: Org, rule: Any, committee2: Member
+) -> None:
+    """Before the HR queue existed, a re-examination was assigned to the summary's HR
+    officer with no queue permission: assigned to its own appellant, it could be neither
+    done nor given back. After the migration it asks for the appeal's permission on the
+    appeal's organisation; the appellant gives it back and another HR officer takes it."""
+    summary = _published(org, rule, committee2)
+    assert _appeal(org.hr, summary.items.get(member=org.worker_a1)).status_code == 302
+    task = _reexamine_task()
+    type(task).objects.filter(pk=task.pk).update(
+        owner=org.hr.user,
+        status=STATUS.ASSIGNED,
+        owner_permission=None,
+        owner_permission_content_type=None,
+        owner_permission_obj_pk=None,
+    )
+    client = _client(org.hr)
+    assert _denied(client.post(_url(APPEALS, task, "unassign")))  # stuck with him
+
+    flows_0008 = import_module("flows.migrations.0008_appeal_reexamine_queue")
+    with connection.cursor() as cursor:
+        flows_0008.to_the_appeal_permission(django_apps, SimpleNamespace(execute=cursor.execute))
+
+    task.refresh_from_db()
+    assert task.owner_permission == HR_QUEUE_PERMISSION
+    assert task.owner_permission_obj == org.organisation
+    assert client.post(_url(APPEALS, task, "unassign")).status_code == 302
+    hr2 = _hr2(org)
+    assert _client(hr2).post(_url(APPEALS, task, "assign")).status_code == 302
+    _reexamine(org, by=hr2)
+    assert Appeal.objects.get().reexamined_by == hr2.user
