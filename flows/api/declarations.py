@@ -81,7 +81,7 @@ from flows.services import (
     notice_sign,
     notice_visible_to,
 )
-from flows.tasklock import claimable
+from flows.tasklock import claimable, prime_queue_permissions
 from points.models import Member, MemberKind
 from points.selectors.org import member_for_user
 
@@ -347,6 +347,7 @@ def tasks_queue(*, user: Any) -> QuerySet[Task]:
     object where it names one, as ``can_assign`` checks), kept to processes the user may
     see (as the scoped task lists of the site), so a global permission never reaches
     into another organisation."""
+    prime_queue_permissions(user)
     queue = Task.objects.queue(list(FLOWS.values()), user).filter(owner__isnull=True)
     return claimable(queue.filter(tasks_visible_to(user)), user)
 

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "project.middleware.LoginRequiredMiddleware",
+    "flows.tasklock.QueuePermissionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "viewflow.middleware.SiteMiddleware",
     "project.middleware.SiteForEveryPageMiddleware",

@@ -4,10 +4,16 @@ PostgreSQL tests of concurrent approvals and withdrawals show the deadlock other
 
 from __future__ import annotations
 
+import pytest
+from django.contrib.auth.models import Group
+from guardian.shortcuts import assign_perm
 from viewflow.workflow import flow
+from viewflow.workflow.models import Task
 
 from flows.flows import AppealFlow, AwardNoticeFlow, DeclarationFlow, RedemptionFlow, SummaryFlow
-from flows.tasklock import LockedView
+from flows.tasklock import LockedView, prime_queue_permissions
+from tests.conftest import Org, queries_of
+from tests.flows.test_publicity import _client
 
 
 def test_every_human_task_page_locks_the_task_row_first() -> None:
@@ -25,3 +31,36 @@ def test_every_human_task_page_locks_the_task_row_first() -> None:
     ]
     assert len(views) == 8
     assert [node.name for node in views if not isinstance(node, LockedView)] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", ["/", "/publicity/summary/", "/shop/redemption/queue/", "/publicity/appeal/queue/"]
+)
+def test_a_page_s_queries_do_not_grow_with_the_object_permissions_held(
+    org: Org, other_org: Org, url: str
+) -> None:
+    """viewflow's queue (the flow menus' counts, the queue pages, home's counts) read two
+    more queries for each object permission the user holds; primed, it reads one in all."""
+    client = _client(org.hr)
+    client.get(url)  # warm per-process caches
+    before = queries_of(client, url)
+    for perm in ("points.rule_appeal", "points.handle_redemption", "points.reexamine_appeal"):
+        assign_perm(perm, org.hr.user, other_org.organisation)
+    assert queries_of(client, url) == before
+
+
+@pytest.mark.django_db
+def test_primed_permissions_match_viewflow_s_own_reading(org: Org, other_org: Org) -> None:
+    assign_perm("points.rule_appeal", org.committee.user, other_org.organisation)
+    group = Group.objects.create(name="queue-test")
+    assign_perm("points.handle_redemption", group, other_org.organisation)
+    org.committee.user.groups.add(group)
+    user = type(org.committee.user).objects.get(pk=org.committee.user_id)
+    unprimed = list(Task.objects.user_queue(user))  # viewflow reads and caches its own set
+    viewflows = set(user._viewflow_per_object_perm_cache)
+    fresh = type(user).objects.get(pk=user.pk)
+    prime_queue_permissions(fresh)
+    assert set(fresh._viewflow_per_object_perm_cache) == viewflows
+    assert f"points.handle_redemption_{other_org.organisation.pk}" in viewflows
+    assert list(Task.objects.user_queue(fresh)) == unprimed
