@@ -978,24 +978,16 @@ def _with_item(body: dict[str, Any], key: str) -> dict[str, Any]:
 for verb, body in REVIEW_BODIES.items():
     # Another department's leader and another organisation's HR on worker A1's review: as
     # for no task (they may not learn that it exists); the declarant, who sees it: 403.
-    api(
-        f"tasks/{{pk}}/{verb}/",
-        f"tasks/{{dreview_review}}/{verb}/",
-        ("leader_b", "other_hr"),
-        deny=NOT_FOUND,
-        methods=("post",),
-        data=_with_item(body, "d_review_item"),
-        check="declaration_submitted:d_review",
-    )
-    api(
-        f"tasks/{{pk}}/{verb}/",
-        f"tasks/{{dreview_review}}/{verb}/",
-        "worker_a1",
-        deny=FORBIDDEN,
-        methods=("post",),
-        data=_with_item(body, "d_review_item"),
-        check="declaration_submitted:d_review",
-    )
+    for roles, deny in ((("leader_b", "other_hr"), NOT_FOUND), ("worker_a1", FORBIDDEN)):
+        api(
+            f"tasks/{{pk}}/{verb}/",
+            f"tasks/{{dreview_review}}/{verb}/",
+            roles,
+            deny=deny,
+            methods=("post",),
+            data=_with_item(body, "d_review_item"),
+            check="declaration_submitted:d_review",
+        )
     # Worker B on the review of worker B's own declaration, though the task is theirs.
     api(
         f"tasks/{{pk}}/{verb}/",
