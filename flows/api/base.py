@@ -88,7 +88,7 @@ def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]
     the expected step, or of a process the user may not see, is 404; one the user may not
     execute is 403; one already done is 409."""
     flow_class = flow_task.flow_class
-    task = _task_seen_by(user, task_id)
+    task = task_seen_by(user, task_id)
     if task.flow_task != flow_task:
         raise Http404
     with flow_class.lock(task.process_id), transaction.atomic():
@@ -114,7 +114,7 @@ def task_unclaim(*, task_id: int, user: Any) -> Task:
     return _task_assignment(task_id=task_id, user=user, claim=False)
 
 
-def _task_seen_by(user: Any, task_id: int) -> Task:
+def task_seen_by(user: Any, task_id: int) -> Task:
     """The task, if the user may see its process; else 404, whether it exists or not, and
     before its status is read: another organisation's task ids are not probed by the
     answers (403 "not yours" or 409 "done" would say that the task exists, and how far)."""
@@ -127,7 +127,7 @@ def _task_seen_by(user: Any, task_id: int) -> Task:
 
 
 def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
-    task = _task_seen_by(user, task_id)
+    task = task_seen_by(user, task_id)
     flow_task = task.flow_task
     with flow_task.flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().get(pk=task_id)

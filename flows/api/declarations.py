@@ -49,7 +49,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from flows import views
-from flows.api.base import flow_start, idempotent, task_activation, task_claim
+from flows.api.base import flow_start, idempotent, task_activation, task_claim, task_seen_by
 from flows.api.catalog import caller
 from flows.flows import (
     AppealFlow,
@@ -82,6 +82,7 @@ from flows.services import (
     notice_visible_to,
 )
 from flows.tasklock import claimable, prime_queue_permissions
+from points.ids import id_from
 from points.models import Member, MemberKind
 from points.selectors.org import member_for_user
 
@@ -877,14 +878,13 @@ TASK_ACTIONS: dict[tuple[Any, str], dict[str, Handler]] = {
 }
 
 
-def _handler(task_id: Any, name: str) -> Handler:
-    try:
-        task = Task.objects.filter(pk=int(task_id)).first()
-    except (TypeError, ValueError):
-        task = None
-    if task is None:
+def _handler(task_id: Any, name: str, user: Any) -> Handler:
+    """What runs ``name`` on the task: 404 for a task of a record the user may not see (as
+    for no task), and for a task of a step without that action, before the body is read."""
+    task_pk = id_from(task_id)
+    if task_pk is None:
         raise Http404
-    flow_task = task.flow_task
+    flow_task = task_seen_by(user, task_pk).flow_task
     handler = TASK_ACTIONS.get((flow_task.flow_class, flow_task.name), {}).get(name)
     if handler is None:
         raise Http404
@@ -960,7 +960,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def _act(self, request: Request, pk: str | None, name: str, body: Any) -> Response:
         caller(request)
-        handler = _handler(pk, name)  # another step's task: 404 before reading the body
+        handler = _handler(pk, name, request.user)  # 404s come before reading the body
         data: dict[str, Any] = {}
         if body is not None:
             serializer = body(data=request.data)

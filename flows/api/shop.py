@@ -349,8 +349,14 @@ class RedemptionViewSet(
             raise PermissionDenied(_("Only HR of the organisation decides on redemptions."))
         return redemption
 
-    def _decide(self, request: Request, steps: tuple[Any, ...], decide: Any) -> Response:
-        redemption = self._hr_redemption(request)
+    def _decide(
+        self,
+        request: Request,
+        steps: tuple[Any, ...],
+        decide: Any,
+        redemption: Redemption | None = None,
+    ) -> Response:
+        redemption = redemption or self._hr_redemption(request)
         task = self._task(redemption, steps)
         with task_activation(task_id=task.pk, user=request.user, flow_task=task.flow_task) as act:
             try:
@@ -406,6 +412,7 @@ class RedemptionViewSet(
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
+        redemption = self._hr_redemption(request)  # 404 and 403 before the body is read
         body = RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user, reason = request.user, body.validated_data["reason"]
@@ -413,6 +420,7 @@ class RedemptionViewSet(
             request,
             (RedemptionFlow.approve, RedemptionFlow.fulfil),
             lambda r: redemption_reject(redemption=r, user=user, reason=reason),
+            redemption,
         )
 
     @extend_schema(
@@ -457,9 +465,9 @@ class RedemptionViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         caller(request)
+        redemption = self.get_object()  # 404 before the body is read
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        redemption = self.get_object()
         try:
             if redemption.process_id is not None:
                 with RedemptionFlow.lock(redemption.process_id):

@@ -403,6 +403,9 @@ def test_who_sees_which_redemptions(org: Org, other_org: Org, cup: Reward, api: 
     for step in ("claim", "approve", "reject", "cancel", "unclaim"):
         response = _act(api, outsider, mine, step, reason="x")
         assert response.status_code == 404 and codes(response) == ["not_found"], step
+        # nor does a body the step would refuse tell them the redemption exists (400)
+        empty = api(outsider).post(f"{REDEMPTIONS}{mine}/{step}/", {}, format="json")
+        assert empty.status_code == 404, step
     assert api(outsider).get(f"{REDEMPTIONS}{mine}/").status_code == 404
     redemption = Redemption.objects.get(pk=mine)
     assert redemption.status == RedemptionStatus.REQUESTED
