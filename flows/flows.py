@@ -237,7 +237,8 @@ class AppealTask(PartiesRefusedTask):
     def concerning(self, user: Any) -> Any:
         from flows.publicity import appeals_concerning
 
-        return appeals_concerning(user=user).values("process_id")
+        # no NULL in the list: NOT IN (…, NULL) would hide every task of the step
+        return appeals_concerning(user=user).filter(process__isnull=False).values("process_id")
 
 
 class AppealFlow(ScopedViewMixin, flow.Flow):
@@ -300,7 +301,8 @@ class RedemptionTask(PartiesRefusedTask):
 
         if getattr(user, "pk", None) is None:
             return Redemption.objects.none().values("process_id")
-        return Redemption.objects.filter(member__user_id=user.pk).values("process_id")
+        mine = Redemption.objects.filter(member__user_id=user.pk, process__isnull=False)
+        return mine.values("process_id")  # no NULL in the list (see AppealTask.concerning)
 
 
 class RedemptionFlow(ScopedViewMixin, flow.Flow):

@@ -453,6 +453,19 @@ def test_nobody_approves_their_own_redemption(org: Org, cup: Reward, hr2: Member
     assert redemption.status == RedemptionStatus.APPROVED
 
 
+def test_a_redemption_without_a_process_hides_nothing_from_the_queue(
+    org: Org, cup: Reward, hr2: Member
+) -> None:
+    """A redemption of the HR officer's with no process (written outside the flow) puts no
+    NULL in the queue's "not about me" list: NOT IN (…, NULL) would hide every task."""
+    own = _requested(org, org.hr, cup)
+    Redemption.objects.filter(pk=own.pk).update(process=None)
+    other = _requested(org, org.worker_a1, cup)
+    task = _task(RedemptionFlow.approve, other)
+    assert f"/approve/{task.pk}/" in _client(org.hr).get(QUEUE).content.decode()
+    assert inbox_home_context(org.hr.user)["redemptions_to_handle"] >= 1
+
+
 def test_a_member_sees_only_their_own_redemptions(org: Org, cup: Reward) -> None:
     mine = _requested(org, org.worker_a1, cup)
     theirs = _requested(org, org.worker_b, cup)
