@@ -123,10 +123,12 @@ def _child(html: str, write: int) -> None:  # pragma: no cover - runs in the for
     """Lay ``html`` out and send the answer (the PDF and the URLs refused, or the error)
     down the pipe; never returns."""
     status = 0
-    # Asked by the parent when it gives up on this part, say where it was (on stderr).
-    # A signal handler, not faulthandler's watchdog thread: no thread in a forked child.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
+        # Asked by the parent when it gives up on this part, say where it was (on stderr).
+        # A signal handler, not faulthandler's watchdog thread: no thread in a forked
+        # child. Without a real stderr (Celery's logging proxy) it says nothing.
+        with contextlib.suppress(Exception):
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
         fetcher = _local_only_fetcher()()
         try:
             answer: Any = (pdf_from_html(html, fetcher), fetcher.refused)
