@@ -327,3 +327,14 @@ def test_an_unusable_slot_directory_lays_every_part_out_here(
     monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked without a slot"))
     pdf = pdf_from_parts(["<p>一</p>", "<p>二</p>"], page_rule=PUBLICITY_PAGE)
     assert [p for p in _pdftotext(pdf).split("\f") if p.strip()][1].strip().startswith("二")
+
+
+def test_parts_are_forked_where_stderr_is_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under Celery's logging proxy stderr has no file descriptor: a forked part cannot
+    register its stack dump, and still lays out its part and ends (it once raised, and ran
+    on as a copy of the worker)."""
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    pdf = pdf_from_parts(["<p>第一部分</p>", "<p>第二部分</p>"], page_rule=PUBLICITY_PAGE)
+    pages = [page for page in _pdftotext(pdf).split("\f") if page.strip()]
+    assert "第一部分" in pages[0] and "第二部分" in pages[1]
+    assert _forked_children() == []
