@@ -4,10 +4,6 @@ Handle → End) measured in the same run; one client and four concurrent clients
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
-import os
-import signal
 import threading
 import time
 from types import SimpleNamespace
@@ -302,12 +298,11 @@ def _in_child(htmls: list[str], page_rule: str = "") -> tuple[float, int]:
     or gives no answer in ``CHILD_TIMEOUT_SECONDS`` is an error, never a wait for ever."""
     import multiprocessing
 
-    from points.pdf import pdf_from_parts
+    from points.pdf import answer_where_asked, ask_where, pdf_from_parts
 
     def work(send: Any) -> None:
         try:
-            with contextlib.suppress(Exception):  # asked where it hangs (needs a real stderr)
-                faulthandler.register(signal.SIGUSR1, all_threads=True)
+            answer_where_asked()
             start = time.perf_counter()
             pdf = pdf_from_parts(htmls, page_rule=page_rule)
             size = len(pdf) if pdf.startswith(b"%PDF") else 0
@@ -323,8 +318,7 @@ def _in_child(htmls: list[str], page_rule: str = "") -> tuple[float, int]:
     try:
         if not receive.poll(CHILD_TIMEOUT_SECONDS):
             if child.pid:
-                os.kill(child.pid, signal.SIGUSR1)  # its stack, on stderr, before the kill
-                time.sleep(0.2)
+                ask_where([child.pid])
             raise RuntimeError(f"the PDF child gave no answer in {CHILD_TIMEOUT_SECONDS} s")
         try:
             answer = receive.recv()

@@ -20,7 +20,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -119,16 +119,29 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def answer_where_asked() -> None:
+    """In a forked child: when its parent gives up on it (``ask_where``), print every
+    thread's stack on stderr, so a child that hangs is found from the log. A signal
+    handler, not faulthandler's watchdog thread: no thread in a forked child. Without a
+    real stderr (Celery's logging proxy) it says nothing."""
+    with contextlib.suppress(Exception):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
+def ask_where(pids: Iterable[int]) -> None:
+    """Ask forked children (``answer_where_asked``) for their stacks, before they are killed."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.2)
+
+
 def _child(html: str, write: int) -> None:  # pragma: no cover - runs in the forked child
     """Lay ``html`` out and send the answer (the PDF and the URLs refused, or the error)
     down the pipe; never returns."""
     status = 0
     try:
-        # Asked by the parent when it gives up on this part, say where it was (on stderr).
-        # A signal handler, not faulthandler's watchdog thread: no thread in a forked
-        # child. Without a real stderr (Celery's logging proxy) it says nothing.
-        with contextlib.suppress(Exception):
-            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        answer_where_asked()
         fetcher = _local_only_fetcher()()
         try:
             answer: Any = (pdf_from_html(html, fetcher), fetcher.refused)
@@ -237,15 +250,10 @@ class _Forked:
         return [answers[read] for read in order]
 
     def _say_where(self) -> None:
-        """Ask each child still laying out to print its stack (``_child``), before the
-        children are killed: a part that hangs is found from the log."""
-        logger.warning(
-            "PDF parts still laid out at the deadline: %s", [p for p, _r in self.children]
-        )
-        for pid, _read in self.children:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGUSR1)
-        time.sleep(0.2)
+        """Ask each child still laying out for its stack, before the children are killed."""
+        pids = [pid for pid, _read in self.children]
+        logger.warning("PDF parts still laid out at the deadline: %s", pids)
+        ask_where(pids)
 
     def _finish(self, read: int, data: bytes) -> tuple[bytes, list[str]]:
         """Reap the child whose pipe ``read`` ended and decode its answer."""
