@@ -183,7 +183,8 @@ class RuleItemAdmin(OrganisationScopedAdmin, ImportExportModelAdmin, SimpleHisto
         from django.contrib.admin.utils import unquote
         from django.http import Http404
 
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        # (``get_object`` answers None for an id that is no id, such as "²")
+        if self.get_object(request, unquote(object_id)) is None:
             raise Http404
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:

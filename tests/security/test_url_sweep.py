@@ -20,6 +20,7 @@ answers 401, nothing answers 5xx.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1344,7 +1345,7 @@ def _filled(world: World, value: Any) -> Any:
         return [_filled(world, v) for v in value]
     if isinstance(value, str) and "{" in value:
         text = _url(world, value)
-        return int(text) if text.isdigit() else text
+        return int(text) if re.fullmatch(r"-?[0-9]+", text) else text
     return value
 
 
@@ -1471,3 +1472,60 @@ def test_pages_for_everyone_logged_in_open(world: World, db: Any, route: str) ->
     url = _url(world, AUTHENTICATED[route])
     response = _request(world, "worker_a1", "get", url, {})
     assert outcome(response) in {"200", REDIRECT, HOME}, (url, response.status_code)
+
+
+# --- ids that are no ids -------------------------------------------------------------------
+
+#: Typed into a URL or a body where an id goes: "²" passes ``str.isdigit`` but not ``int``;
+#: 10**30 passes ``int`` but no database column; a negative number or zero is no row's.
+ODD_IDS = ("²", str(10**30), "-1", "0")
+
+
+def _odd_world(world: World, odd: str) -> Any:
+    """``world`` whose every id is ``odd`` (for ``_filled``)."""
+    return type("OddWorld", (), {"ids": dict.fromkeys(world.ids, odd)})()
+
+
+def _entries_with_ids() -> list[Any]:
+    """Each case, asked by the role that may use it (else by the first refused one, whose
+    request goes as far as the check), and the pages for everyone that take an id."""
+    entries = [
+        pytest.param(
+            c.url,
+            c.allowed or c.denied[0],
+            (c.allow_method,) if c.allowed else c.methods,
+            c.data,
+            c.follow,
+            id=c.id,
+        )
+        for c in CASES
+        if "{" in c.url or "{" in repr(c.data)
+    ]
+    entries += [
+        pytest.param(url, "worker_a1", ("get",), {}, False, id=url)
+        for url in AUTHENTICATED.values()
+        if "{" in url
+    ]
+    return entries
+
+
+@pytest.mark.parametrize(("template", "role", "methods", "data", "follow"), _entries_with_ids())
+def test_odd_ids_are_answered_not_failed(
+    world: World,
+    db: Any,
+    template: str,
+    role: str,
+    methods: tuple[str, ...],
+    data: Any,
+    follow: bool,
+) -> None:
+    """Each URL that takes an id, asked with an id that no row can have in its path, its
+    query and its body, answers (a refusal, a message, nothing found): never a 5xx."""
+    for odd in ODD_IDS:
+        url = _url(_odd_world(world, odd), template)
+        body = _filled(_odd_world(world, odd), data)
+        for how in sorted({"get", *methods}):
+            with transaction.atomic():
+                response = _request(world, role, how, url, body if how != "get" else {}, follow)
+                transaction.set_rollback(True)
+            assert response.status_code < 500, (role, how, url, body, response.status_code)
