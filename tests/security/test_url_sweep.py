@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.db import transaction
@@ -1477,8 +1477,8 @@ def test_pages_for_everyone_logged_in_open(world: World, db: Any, route: str) ->
 # --- ids that are no ids -------------------------------------------------------------------
 
 #: Typed into a URL or a body where an id goes: "²" passes ``str.isdigit`` but not ``int``;
-#: 10**30 passes ``int`` but no database column; a negative number or zero is no row's.
-ODD_IDS = ("²", str(10**30), "-1", "0")
+#: 10**30 passes ``int`` (and a path's ``<int:…>``) but no database column.
+ODD_IDS = ("²", str(10**30))
 
 
 def _odd_world(world: World, odd: str) -> Any:
@@ -1529,3 +1529,44 @@ def test_odd_ids_are_answered_not_failed(
                 response = _request(world, role, how, url, body if how != "get" else {}, follow)
                 transaction.set_rollback(True)
             assert response.status_code < 500, (role, how, url, body, response.status_code)
+
+
+#: The query parameters the pages and the API read (their filters, pages and switches), each
+#: given values no form of them takes: a NUL (PostgreSQL refuses it in any text), ids that
+#: are none (``ODD_IDS``), an impossible date.
+QUERY_NAMES = (
+    "q action actor member employee_no unit scope reward rule summary parent kind status "
+    "category direction flag flagged period flow on since until date_from date_to month "
+    "page page_size format paid show for all group item awaiting_my_vote"
+).split()
+ODD_VALUES = ("\x00", *ODD_IDS, "2026-13-45")
+
+
+def _get_entries() -> list[Any]:
+    entries = [
+        pytest.param(c.url, c.allowed, c.follow, id=c.id)
+        for c in CASES
+        if c.allowed and c.allow_method == "get"
+    ]
+    entries += [
+        pytest.param(url, "worker_a1", False, id=url)
+        for url in AUTHENTICATED.values()
+        if "?" not in url
+    ]
+    return entries
+
+
+@pytest.mark.parametrize(("template", "role", "follow"), _get_entries())
+def test_odd_query_parameters_are_answered_not_failed(
+    world: World, db: Any, template: str, role: str, follow: bool
+) -> None:
+    """Each page or list read by the role that may, with every parameter it could read set
+    to a value no form of it takes, answers: never a 5xx."""
+    url = _url(world, template)
+    for odd in ODD_VALUES:
+        query = urlencode(dict.fromkeys(QUERY_NAMES, odd))
+        odd_url = f"{url}{'&' if '?' in url else '?'}{query}"
+        with transaction.atomic():
+            response = _request(world, role, "get", odd_url, {}, follow)
+            transaction.set_rollback(True)
+        assert response.status_code < 500, (role, url, repr(odd[:10]), response.status_code)
