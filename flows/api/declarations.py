@@ -951,10 +951,9 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def claim(self, request: Request, pk: str | None = None) -> Response:
         """Take a task from your queue (as the web "assign" button)."""
         caller(request)
-        try:
-            task_id = int(pk or "")
-        except ValueError:
-            raise Http404 from None
+        task_id = id_from(pk)
+        if task_id is None:
+            raise Http404
         task = task_claim(task_id=task_id, user=request.user)
         return Response(TaskSerializer(_tasks(Task.objects.filter(pk=task.pk)).get()).data)
 
