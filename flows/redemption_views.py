@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
 from flows.models import Redemption
+from flows.once import record_sent, sent_before
 from flows.redemption import (
     may_redeem,
     redemption_approve,
@@ -146,6 +147,9 @@ class RedemptionStartView(View):
         return self._render(request, reward, RequestForm(initial={"reward": reward.pk}))
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        repeat = sent_before(request, "redemption")
+        if repeat is not None:
+            return repeat
         reward = self._reward(request, request.POST.get("reward"))
         form = RequestForm(request.POST)
         if not form.is_valid():
@@ -162,6 +166,9 @@ class RedemptionStartView(View):
         redemption.process = activation.process
         redemption.save(update_fields=["process"])
         activation.execute()
+        repeat = record_sent(request, "redemption", reverse(LIST_URL))
+        if repeat is not None:
+            return repeat
         messages.success(
             request,
             _("%(points)s points were spent on %(reward)s; HR will approve it.")

@@ -21,6 +21,7 @@ from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.member_search import offer_by_search, search_above
 from flows.models import Declaration, Evidence, NoticeStatus, NotificationPreference
+from flows.once import record_sent, sent_before
 from flows.services import (
     ReviewAction,
     declarable_scope,
@@ -182,6 +183,9 @@ class DeclarationStartView(View):
         return self._context(request, declarant, items, member)
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        repeat = sent_before(request, "declaration")
+        if repeat is not None:
+            return repeat
         chosen = self._chosen(request)
         declarant = DeclarantForm(request.POST, user=request.user, chosen=chosen)
         if not declarant.is_valid():
@@ -219,6 +223,10 @@ class DeclarationStartView(View):
             declarant.add_error(None, error)
             return self._context(request, declarant, items, member)
         activation.execute()
+        done = activation.get_success_url(request)
+        repeat = record_sent(request, "declaration", done)
+        if repeat is not None:
+            return repeat
         reviewer = person_name(user=declaration.reviewer)
         if member.user_id == request.user.pk:
             sent = _("Your declaration was sent to %(reviewer)s.") % {"reviewer": reviewer}
@@ -228,7 +236,7 @@ class DeclarationStartView(View):
                 "reviewer": reviewer,
             }
         messages.success(request, sent)
-        return HttpResponseRedirect(activation.get_success_url(request))
+        return HttpResponseRedirect(done)
 
 
 class ReviewForm(forms.Form):
@@ -467,6 +475,9 @@ class NoticeStartView(View):
         return render(request, self.template_name, {"form": self._form(request)})
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        repeat = sent_before(request, "notice")
+        if repeat is not None:
+            return repeat
         form = self._form(request, request.POST)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form})
@@ -476,6 +487,10 @@ class NoticeStartView(View):
         notice.process = activation.process
         notice.save(update_fields=["process"])
         activation.execute()
+        went_to = activation.get_success_url(request)
+        repeat = record_sent(request, "notice", went_to)
+        if repeat is not None:
+            return repeat
         if notice.status == NoticeStatus.APPROVED:
             done = _("The notice took effect: its points wait in this month's pending pool.")
         else:
@@ -483,7 +498,7 @@ class NoticeStartView(View):
                 "signer": person_name(user=notice.signer)
             }
         messages.success(request, done)
-        return HttpResponseRedirect(activation.get_success_url(request))
+        return HttpResponseRedirect(went_to)
 
 
 class SignForm(forms.Form):

@@ -1,0 +1,161 @@
+"""A form that starts something, sent twice (a double tap, a resend after a slow answer),
+acts once: one declaration, one notice, one redemption; the repeat is told so and sent
+where the first went. A form with errors keeps its token, so the corrected form acts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from flows.models import AwardNotice, Declaration, IdempotencyKey, Redemption
+from flows.once import ONCE_FIELD
+from points.models import Account, Reward, RewardKind
+from tests.conftest import Org
+from tests.factories import RuleItemFactory
+from tests.flows.test_declaration_flow import _client, _said
+
+pytestmark = pytest.mark.django_db
+
+DECLARE = "/declarations/declaration/start/"
+NOTICE = "/declarations/awardnotice/start/"
+REDEEM = "/shop/redemption/start/"
+ALREADY = "此表单已提交过：没有再次提交。"
+
+
+def _token(page: Any) -> str:
+    assert page.status_code == 200
+    found = re.findall(rf'name="{ONCE_FIELD}" value="([0-9a-f]{{32}})"', page.content.decode())
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _declaration(rule: Any, token: str, member: Any, **changes: Any) -> dict[str, Any]:
+    return {
+        ONCE_FIELD: token,
+        "member": member.pk,
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "5",
+        "items-0-rule_item": rule.pk,
+        "items-0-quantity": "1",
+        "items-0-points": "20",
+        "items-0-event_date": "2026-11-10",
+        "items-0-place": "二号车间",
+        "items-0-description": "合理化建议被采纳",
+        **changes,
+    }
+
+
+@pytest.fixture
+def idea(org: Org) -> Any:
+    return RuleItemFactory(
+        organisation=org.organisation,
+        name="合理化建议",
+        kind="award",
+        points_min=10,
+        points_max=100,
+    )
+
+
+def test_a_declaration_sent_twice_is_declared_once(org: Org, idea: Any) -> None:
+    client = _client(org.worker_a1)
+    token = _token(client.get(DECLARE))
+    first = client.post(DECLARE, _declaration(idea, token, org.worker_a1))
+    assert first.status_code == 302
+    second = client.post(DECLARE, _declaration(idea, token, org.worker_a1))
+    assert second.status_code == 302 and second["Location"] == first["Location"]
+    # (the first's message is still to be shown: the double tap's page shows both)
+    assert _said(second)[-1] == ALREADY and ALREADY not in _said(first)
+    assert Declaration.objects.filter(member=org.worker_a1).count() == 1
+    # the next page draws a new token: a new declaration is declared
+    again = client.post(DECLARE, _declaration(idea, _token(client.get(DECLARE)), org.worker_a1))
+    assert again.status_code == 302 and ALREADY not in _said(again)
+    assert Declaration.objects.filter(member=org.worker_a1).count() == 2
+
+
+def test_a_form_with_errors_keeps_its_token_and_acts_once_corrected(org: Org, idea: Any) -> None:
+    client = _client(org.worker_a1)
+    token = _token(client.get(DECLARE))
+    refused = client.post(
+        DECLARE, _declaration(idea, token, org.worker_a1, **{"items-0-points": "500"})
+    )
+    assert _token(refused) == token  # drawn again with the errors, and the same token
+    assert not Declaration.objects.exists() and not IdempotencyKey.objects.exists()
+    assert client.post(DECLARE, _declaration(idea, token, org.worker_a1)).status_code == 302
+    assert client.post(DECLARE, _declaration(idea, token, org.worker_a1)).status_code == 302
+    assert Declaration.objects.count() == 1
+
+
+def test_tokens_are_each_users_own(org: Org, idea: Any) -> None:
+    """The same token from another login is that login's first sending."""
+    token = _token(_client(org.worker_a1).get(DECLARE))
+    for member in (org.worker_a1, org.leader_a1):
+        data = _declaration(idea, token, member)
+        response = _client(member).post(DECLARE, data)
+        assert response.status_code == 302 and ALREADY not in _said(response)
+    assert Declaration.objects.count() == 2
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "A" * 32, "0" * 31])
+def test_a_form_without_a_well_formed_token_acts_as_before(org: Org, idea: Any, token: str) -> None:
+    client = _client(org.worker_a1)
+    for _ in range(2):
+        assert client.post(DECLARE, _declaration(idea, token, org.worker_a1)).status_code == 302
+    assert Declaration.objects.count() == 2 and not IdempotencyKey.objects.exists()
+
+
+def test_a_notice_sent_twice_is_issued_once(org: Org) -> None:
+    late = RuleItemFactory(
+        organisation=org.organisation,
+        name="迟到",
+        category="attendance",
+        kind="deduction",
+        points_min=5,
+        points_max=5,
+    )
+    client = _client(org.leader_a1)
+    data = {
+        ONCE_FIELD: _token(client.get(NOTICE)),
+        "members": [org.worker_a1.pk],
+        "rule_item": late.pk,
+        "quantity": 1,
+        "event_date": "2026-11-12",
+        "description": "早会迟到十分钟",
+    }
+    first = client.post(NOTICE, data)
+    second = client.post(NOTICE, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    notice = AwardNotice.objects.get()
+    assert notice.items.count() == 1
+
+
+def test_a_redemption_sent_twice_spends_once(org: Org) -> None:
+    cup = Reward.objects.create(
+        organisation=org.organisation,
+        name="保温杯",
+        kind=RewardKind.GIFT,
+        points_cost=200,
+        stock=3,
+    )
+    member = org.worker_a1
+    client = _client(member)
+    before = Account.objects.get(member=member).redeemable
+    data = {ONCE_FIELD: _token(client.get(f"{REDEEM}?reward={cup.pk}")), "reward": cup.pk}
+    first = client.post(REDEEM, data)
+    second = client.post(REDEEM, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    assert Redemption.objects.filter(member=member).count() == 1
+    cup.refresh_from_db()
+    assert cup.stock == 2
+    assert Account.objects.get(member=member).redeemable == before - 200
+
+
+def test_the_pages_draw_a_new_token_each_time(org: Org, idea: Any) -> None:
+    client: Client = _client(org.worker_a1)
+    assert _token(client.get(DECLARE)) != _token(client.get(DECLARE))
