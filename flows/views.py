@@ -249,7 +249,12 @@ class ReviewForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    reason = forms.CharField(label=gettext_lazy("reason"), required=False, max_length=500)
+    reason = forms.CharField(
+        label=gettext_lazy("reason"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Needed to reject, to return or to adjust points."),
+    )
 
     def __init__(self, *args: Any, declaration: Declaration, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -258,12 +263,15 @@ class ReviewForm(forms.Form):
             rule = item.rule_item
             if not rule.is_fixed:
                 self.fields[f"points_{item.pk}"] = forms.IntegerField(
-                    label=f"{rule.name} ({rule.points_min}–{rule.points_max})",
+                    label=_("Points per unit for “%(rule)s”, to adjust (%(min)s–%(max)s)")
+                    % {"rule": rule.name, "min": rule.points_min, "max": rule.points_max},
                     initial=item.approved_points or item.points,
                     required=False,
                     min_value=rule.points_min,
                     max_value=rule.points_max,
                 )
+        # the points to adjust come before the reason that any adjustment needs
+        self.order_fields([name for name in self.fields if name != "reason"])
 
     def adjusted(self) -> dict[int, int]:
         return {

@@ -99,3 +99,30 @@ def test_user_text_in_the_return_reason_is_escaped(org: Org, idea: Any) -> None:
     assert _resubmit(org).status_code == 302
     page = _client(org.leader_a1).get(_task_url(_open_task(org.leader_a1.user))).content.decode()
     assert "<b>补充</b>" not in page and "&lt;b&gt;补充&lt;/b&gt;" in page
+
+
+def test_the_decision_form_asks_for_the_points_to_adjust_before_the_reason(org: Org) -> None:
+    """A rule with a range offers its points to adjust, named as such, above the reason
+    that an adjustment needs; the radio buttons leave no empty paragraph behind them."""
+    from tests.factories import RuleItemFactory
+
+    paper = RuleItemFactory(
+        organisation=org.organisation, name="论文获奖", kind="award", points_min=10, points_max=80
+    )
+    assert _declare(org.worker_a1, paper, points=30).status_code == 302
+    page = _client(org.leader_a1).get(_task_url(_open_task(org.leader_a1.user)))
+    form = re.search(
+        r'<form method="post" class="mdc-card pts-card pts-form">(.*?)</form>',
+        page.content.decode(),
+        re.S,
+    )
+    assert form, page.content.decode()[:3000]
+    names = [
+        " ".join(re.sub(r"<[^>]+>", "", text).split())
+        for text in re.findall(
+            r"<(?:legend|label for=\"id_(?!action_)[^\"]*\")[^>]*>(.*?)</", form.group(1), re.S
+        )
+    ]
+    assert names == ["审核意见:", "“论文获奖”每次分值，可调整（10–80）:", "理由:"], names
+    assert "驳回、退回或调整分值时必填。" in form.group(1)
+    assert "<p></p>" not in form.group(1)
