@@ -253,7 +253,8 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.amount:+d} {self.kind} {self.booked_on}"
+        """As the audit log and the admin name it: "#5738 兑换 +0 (2026-11-30)"."""
+        return f"#{self.pk} {self.get_kind_display()} {self.amount:+d} ({self.booked_on})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

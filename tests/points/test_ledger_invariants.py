@@ -84,6 +84,15 @@ def test_reversal_names_its_entry_and_restores_totals(org: Org, post: Any) -> No
         ledger_reverse(entry=entry, reason="again", today=TODAY)
 
 
+def test_the_audit_row_names_the_reversed_entry_in_words(org: Org, post: Any) -> None:
+    """The audit log's "object" column reads as words, not as ids and codes."""
+    entry = post(org.worker_a1, 30)
+    ledger_reverse(entry=entry, reason="录入错误", today=TODAY)
+    audit = AuditEvent.objects.get(action="ledger.reverse")
+    assert audit.object_repr == f"#{entry.pk} {entry.get_kind_display()} +30 ({entry.booked_on})"
+    assert entry.get_kind_display() != entry.kind  # in the organisation's words
+
+
 def test_database_stops_a_second_reversal(org: Org, post: Any) -> None:
     entry = post(org.worker_a1, 30)
     ledger_reverse(entry=entry, reason="x", today=TODAY)
