@@ -88,7 +88,23 @@ def test_a_member_s_filters_checkbox_and_links_on_a_phone(live_server: Any, e2e_
         settled(page)
         assert small_boxes(page, 'td[data-label="#"] a') == []
         assert fits_width(page)
+        # the "#" link's margin stays inside its table: the card does not move sideways
+        assert page.evaluate(
+            "[...document.querySelectorAll('.pts-table-wrap')]"
+            ".every(w => w.scrollWidth <= w.clientWidth)"
+        )
         screenshot(page, "targets/03-declarations")
+
+        # my points' open declaration, then its process page: the steps and the way back
+        page.goto(f"{live_server.url}/points/me/")
+        settled(page)
+        assert small_boxes(page, "#declarations .pts-list li > a") == []
+        page.click("#declarations .pts-list li > a")
+        settled(page)
+        assert small_boxes(page, ".pts-steps td a") == []
+        assert small_boxes(page, ".vf-card__breadcrumbs a[href]") == []
+        assert fits_width(page)
+        screenshot(page, "targets/03b-process")
 
         page.goto(f"{live_server.url}/")
         settled(page)
