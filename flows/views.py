@@ -139,6 +139,17 @@ class DeclarantForm(forms.Form):
         return member
 
 
+def _caps(member: Member) -> dict[str, Any]:
+    """The member's capped rules for the declaration page: those already used (shown), and
+    the others (folded away: a catalog of 48 capped rules is three screens on a phone)."""
+    caps = member_cap_usage(member=member, day=organisation_today(member.organisation))
+    return {
+        "caps": caps,
+        "caps_used": [cap for cap in caps if cap.used],
+        "caps_unused": [cap for cap in caps if not cap.used],
+    }
+
+
 class DeclarationStartView(View):
     """Start a declaration: one form per item, evidence from the camera on a phone."""
 
@@ -155,9 +166,7 @@ class DeclarationStartView(View):
                 "items": items,
                 "member": member,
                 "own": member.user_id == request.user.pk,
-                "caps": member_cap_usage(
-                    member=member, day=organisation_today(member.organisation)
-                ),
+                **_caps(member),
                 "activation": request.activation,  # type: ignore[attr-defined]
             },
         )

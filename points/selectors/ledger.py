@@ -650,6 +650,11 @@ class CapUsage:
     used_today: int
     used_this_month: int
 
+    @property
+    def used(self) -> bool:
+        """Some of the cap is taken today or this month."""
+        return bool(self.used_today or self.used_this_month)
+
 
 def member_cap_usage(*, member: Member, day: date) -> list[CapUsage]:
     """For each capped rule that applies to the member: the points already in the ledger

@@ -290,9 +290,17 @@ def test_the_form_shows_how_close_the_member_is_to_each_cap(org: Org, post: Any)
     )
     post(org.worker_a1, 5, rule_item_id=rule.pk, effective_date=date(2026, 11, 20))
     post(org.worker_a1, 5, rule_item_id=rule.pk, effective_date=date(2026, 11, 3))
+    for n in range(2):  # capped rules not used yet: folded away under their count
+        RuleItemFactory(
+            organisation=org.organisation, name=f"未用{n}", kind="award", cap_per_month=50
+        )
     html = _client(org.worker_a1).get(START).content.decode()
-    caps = html[html.index('id="caps"') :]
-    assert "好人好事" in caps and "5 / 10" in caps and "10 / 30" in caps
+    caps = html[html.index('id="caps"') : html.index("</section>", html.index('id="caps"'))]
+    shown, folded = caps.split('<details class="pts-caps-unused">')
+    assert "好人好事" in shown and "5 / 10" in shown and "10 / 30" in shown
+    assert "未用" not in shown
+    assert "<summary>2 条设上限的标准尚未使用</summary>" in folded
+    assert "未用0" in folded and "未用1" in folded and "0 / 50" in folded
 
 
 def test_lists_name_people_not_logins(org: Org) -> None:
