@@ -114,6 +114,9 @@ def test_a_member_s_filters_checkbox_and_links_on_a_phone(live_server: Any, e2e_
 
 
 def test_hr_s_filters_and_links_on_a_phone(live_server: Any, e2e_org: Org) -> None:
+    e2e_org.worker_a1.name = "欧阳振华"  # (the ORM outside the browser's block)
+    e2e_org.worker_a1.position = "总经理助理兼安全主管"
+    e2e_org.worker_a1.save()
     with browser_page() as page:
         login(page, live_server.url, e2e_org.hr.user.username, then="/reports/ledger/")
         assert small_boxes(page, FILTER_FIELDS, width=False) == []
@@ -134,3 +137,15 @@ def test_hr_s_filters_and_links_on_a_phone(live_server: Any, e2e_org: Org) -> No
         assert small_boxes(page, ".pts-facts a") == []  # the XLSX and CSV templates
         assert fits_width(page)
         screenshot(page, "targets/07-imports")
+
+        # the admin's member list (home's "members" button): a row is one line, the list
+        # scrolls sideways in its box (names and titles wrapped a character per line)
+        page.goto(f"{live_server.url}/admin/points/member/")
+        settled(page)
+        heights = page.evaluate(
+            "[...document.querySelectorAll('#result_list tbody tr')]"
+            ".map(r => Math.round(r.getBoundingClientRect().height))"
+        )
+        assert heights and max(heights) < 50, heights
+        assert fits_width(page)
+        screenshot(page, "targets/08-admin-members")
