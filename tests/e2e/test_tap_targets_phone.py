@@ -103,6 +103,11 @@ def test_a_member_s_filters_checkbox_and_links_on_a_phone(live_server: Any, e2e_
         settled(page)
         assert small_boxes(page, ".pts-steps td a") == []
         assert small_boxes(page, ".vf-card__breadcrumbs a[href]") == []
+        # the flow chart is drawn large enough to read, and scrolls in its own box
+        chart = page.locator(".pts-chart-box .pts-chart-img")
+        chart.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('.pts-chart-img').complete")
+        assert chart.bounding_box()["width"] >= 600
         assert fits_width(page)
         screenshot(page, "targets/03b-process")
 
