@@ -82,3 +82,18 @@ def record_sent(request: HttpRequest, kind: str, url: str) -> HttpResponseRedire
         transaction.set_rollback(True)  # the view's transaction: nothing of this sending
         return _repeat(request, kept.body["url"] if kept is not None else url)
     return None
+
+
+def idempotency_keys_forget(*, days: int | None = None) -> int:
+    """Forget the form tokens and API ``Idempotency-Key`` s older than ``days`` (the
+    setting ``POINTS_IDEMPOTENCY_DAYS``, 30): a repeat is a matter of seconds or, for an
+    API client retrying after an outage, of hours. Returns how many were forgotten."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    days = days if days is not None else settings.POINTS_IDEMPOTENCY_DAYS
+    before = timezone.now() - timedelta(days=days)
+    forgotten, _by_model = IdempotencyKey.objects.filter(created_at__lt=before).delete()
+    return forgotten

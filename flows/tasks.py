@@ -51,3 +51,11 @@ def import_job_run(job_id: int) -> str:
     from flows.imports import import_job_run as run
 
     return str(run(job_id=job_id).status)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def forget_idempotency_keys() -> int:
+    """Daily: forget form tokens and API Idempotency-Keys older than 30 days."""
+    from flows.once import idempotency_keys_forget
+
+    return idempotency_keys_forget()

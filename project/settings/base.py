@@ -211,6 +211,9 @@ POINTS_PDF_SLOT_DIR = env("POINTS_PDF_SLOT_DIR") or None
 # Member pickers (a notice's members, a recorder's declare-for) longer than this are
 # searched by name or employee number instead of drawn whole (flows.member_search).
 POINTS_MEMBER_SEARCH_ABOVE = int(env("POINTS_MEMBER_SEARCH_ABOVE", "100"))
+# A form sent twice, or an API request repeated with its Idempotency-Key, acts once while
+# its token is remembered: this many days (flows.once).
+POINTS_IDEMPOTENCY_DAYS = int(env("POINTS_IDEMPOTENCY_DAYS", "30"))
 
 VIEWFLOW: dict[str, object] = {}
 
@@ -294,5 +297,9 @@ CELERY_BEAT_SCHEDULE = {
     "notification-digests-daily": {
         "task": "flows.tasks.notification_digests",
         "schedule": crontab(minute=0, hour=18),
+    },
+    "forget-idempotency-keys-daily": {
+        "task": "flows.tasks.forget_idempotency_keys",
+        "schedule": crontab(minute=40, hour=3),
     },
 }

@@ -159,3 +159,29 @@ def test_a_redemption_sent_twice_spends_once(org: Org) -> None:
 def test_the_pages_draw_a_new_token_each_time(org: Org, idea: Any) -> None:
     client: Client = _client(org.worker_a1)
     assert _token(client.get(DECLARE)) != _token(client.get(DECLARE))
+
+
+def test_tokens_are_forgotten_after_the_days_set(org: Org, idea: Any, settings: Any) -> None:
+    """The daily job forgets tokens (and API keys) older than POINTS_IDEMPOTENCY_DAYS;
+    younger ones still stop a repeat."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flows.tasks import forget_idempotency_keys
+
+    assert "forget-idempotency-keys-daily" in settings.CELERY_BEAT_SCHEDULE
+    settings.POINTS_IDEMPOTENCY_DAYS = 30
+    client = _client(org.worker_a1)
+    sent = []
+    for days in (31, 29):
+        data = _declaration(idea, _token(client.get(DECLARE)), org.worker_a1)
+        assert client.post(DECLARE, data).status_code == 302
+        IdempotencyKey.objects.filter(key__endswith=data[ONCE_FIELD]).update(
+            created_at=timezone.now() - timedelta(days=days)
+        )
+        sent.append(data)
+    assert forget_idempotency_keys.delay().get() == 1
+    assert IdempotencyKey.objects.get().key.endswith(sent[1][ONCE_FIELD])
+    assert _said(client.post(DECLARE, sent[1]))[-1] == ALREADY
+    assert Declaration.objects.count() == 2
