@@ -2,16 +2,27 @@
 form sent again after a slow answer, must not declare, award or spend twice.
 
 The page carries a fresh token (``once_token``, in the hidden field ``ONCE_FIELD``). The
-view asks ``sent_before`` first, before it reads or writes anything: a token already used
-answers with the page the first sending went to. After its writes, in the same
-transaction, the view calls ``record_sent``: the token's row (``IdempotencyKey``, as the
-API's ``Idempotency-Key``) is unique per user, so of two sendings at once only one
-commits. The other's writes are rolled back, and it answers as a repeat. A form sent
-without a token (an old page) acts as before.
+token and what the form says (its fields and files, ``_fingerprint``) make a key, kept as
+an ``IdempotencyKey`` row (as the API's ``Idempotency-Key``), unique per user. A view,
+inside the start page's transaction:
+
+1. ``Once.repeat()`` first, before it reads or writes anything: a key already kept
+   answers with the page the first sending went to, and a message saying so;
+2. ``Once.claim()`` after the form is valid and before the first write, in the same
+   savepoint as the writes: of two sendings at once, the second waits on the key's unique
+   index until the first commits, and then answers as a repeat without writing anything
+   (no second process, no evidence files, no "out of stock" for what it just bought). A
+   refusal after the claim (the service's ``ValidationError``) rolls the claim back with
+   the savepoint, so the corrected form acts;
+3. ``Once.done(url)`` after the writes: where the repeat is sent.
+
+The same token with a changed form (the page reached again with Back, then edited) is a
+new sending. A form sent without a token (an old page) acts as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -25,6 +36,8 @@ from flows.models import IdempotencyKey
 
 ONCE_FIELD = "sent_once"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+#: Fields that differ between two sendings of the same form: not what the form says.
+_NOT_SAID = {"csrfmiddlewaretoken", ONCE_FIELD}
 
 
 def once_token() -> str:
@@ -36,52 +49,66 @@ def is_once_token(text: str) -> bool:
     return bool(_TOKEN.fullmatch(text))
 
 
-def _key(request: HttpRequest, kind: str) -> str | None:
-    token = request.POST.get(ONCE_FIELD, "")
-    return f"web:{kind}:{token}" if is_once_token(token) else None
+def _fingerprint(request: HttpRequest) -> str:
+    """What the form says: its fields, sorted, and its files by name and size."""
+    digest = hashlib.sha256()
+    for name in sorted(set(request.POST) - _NOT_SAID):
+        digest.update(f"{name}={request.POST.getlist(name)}\n".encode())
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            digest.update(f"{name}:{upload.name}:{upload.size}\n".encode())
+    return digest.hexdigest()[:20]
 
 
-def _sender(request: HttpRequest) -> Any:
-    return request.user  # logged in: the start pages need a login
+class Once:
+    """The once-only guard of one POST of a start page (see the module's docstring).
+    ``fallback``: where a repeat goes if the first sending's page is not known."""
 
+    def __init__(self, request: HttpRequest, kind: str, fallback: str) -> None:
+        self.request = request
+        self.fallback = fallback
+        token = request.POST.get(ONCE_FIELD, "")
+        self.key = f"web:{kind}:{token}:{_fingerprint(request)}" if is_once_token(token) else None
+        self._row: IdempotencyKey | None = None
 
-def _repeat(request: HttpRequest, url: str) -> HttpResponseRedirect:
-    messages.info(request, _("This form had already been sent: it was not sent again."))
-    return HttpResponseRedirect(url)
+    def _kept(self) -> IdempotencyKey | None:
+        user: Any = self.request.user  # logged in: the start pages need a login
+        return IdempotencyKey.objects.filter(user=user, key=self.key).first()
 
+    def _repeat(self, kept: IdempotencyKey | None) -> HttpResponseRedirect:
+        messages.info(self.request, _("This form had already been sent: it was not sent again."))
+        url = kept.body.get("url") if kept is not None and isinstance(kept.body, dict) else None
+        return HttpResponseRedirect(url or self.fallback)
 
-def sent_before(request: HttpRequest, kind: str) -> HttpResponseRedirect | None:
-    """The answer to a repeat of a form already acted on (the page the first sending went
-    to, with a message saying so); None for a first sending."""
-    key = _key(request, kind)
-    if key is None:
+    def repeat(self) -> HttpResponseRedirect | None:
+        """The answer to a repeat of a form already acted on; None for a first sending."""
+        if self.key is None:
+            return None
+        kept = self._kept()
+        return None if kept is None else self._repeat(kept)
+
+    def claim(self) -> HttpResponseRedirect | None:
+        """Take the key before the first write (see the module's docstring); the answer to
+        a repeat when another sending holds it."""
+        if self.key is None:
+            return None
+        try:
+            with transaction.atomic():
+                self._row = IdempotencyKey.objects.create(
+                    user=self.request.user,  # type: ignore[misc]  # logged in
+                    key=self.key,
+                    fingerprint="",
+                    status_code=HttpResponseRedirect.status_code,
+                    body={},
+                )
+        except IntegrityError:
+            return self._repeat(self._kept())
         return None
-    kept = IdempotencyKey.objects.filter(user=_sender(request), key=key).first()
-    return None if kept is None else _repeat(request, kept.body["url"])
 
-
-def record_sent(request: HttpRequest, kind: str, url: str) -> HttpResponseRedirect | None:
-    """Record, as the last write of the view's transaction, that the form was acted on and
-    went to ``url``. None when this sending is the first; when the same form was acted on
-    meanwhile (two sendings at once), this sending's writes are rolled back and the answer
-    is the repeat's."""
-    key = _key(request, kind)
-    if key is None:
-        return None
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                user=_sender(request),
-                key=key,
-                fingerprint="",
-                status_code=HttpResponseRedirect.status_code,
-                body={"url": url},
-            )
-    except IntegrityError:
-        kept = IdempotencyKey.objects.filter(user=_sender(request), key=key).first()
-        transaction.set_rollback(True)  # the view's transaction: nothing of this sending
-        return _repeat(request, kept.body["url"] if kept is not None else url)
-    return None
+    def done(self, url: str) -> None:
+        """The page this sending went to, for its repeats."""
+        if self._row is not None:
+            IdempotencyKey.objects.filter(pk=self._row.pk).update(body={"url": url})
 
 
 def idempotency_keys_forget(*, days: int | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
 from flows.models import Redemption
-from flows.once import record_sent, sent_before
+from flows.once import Once
 from flows.redemption import (
     may_redeem,
     redemption_approve,
@@ -147,7 +148,8 @@ class RedemptionStartView(View):
         return self._render(request, reward, RequestForm(initial={"reward": reward.pk}))
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        repeat = sent_before(request, "redemption")
+        once = Once(request, "redemption", reverse(LIST_URL))
+        repeat = once.repeat()
         if repeat is not None:
             return repeat
         reward = self._reward(request, request.POST.get("reward"))
@@ -156,9 +158,14 @@ class RedemptionStartView(View):
             return self._render(request, reward, form)
         activation = request.activation  # type: ignore[attr-defined]
         try:
-            redemption = redemption_request(
-                user=request.user, reward_id=reward.pk, note=form.cleaned_data["note"]
-            )
+            # one savepoint: a refusal (no stock, too few points) leaves no claim behind
+            with transaction.atomic():
+                repeat = once.claim()
+                if repeat is not None:
+                    return repeat
+                redemption = redemption_request(
+                    user=request.user, reward_id=reward.pk, note=form.cleaned_data["note"]
+                )
         except ValidationError as error:
             form.add_error(None, error)
             return self._render(request, reward, form)
@@ -166,9 +173,7 @@ class RedemptionStartView(View):
         redemption.process = activation.process
         redemption.save(update_fields=["process"])
         activation.execute()
-        repeat = record_sent(request, "redemption", reverse(LIST_URL))
-        if repeat is not None:
-            return repeat
+        once.done(reverse(LIST_URL))
         messages.success(
             request,
             _("%(points)s points were spent on %(reward)s; HR will approve it.")

@@ -7,10 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import BaseFormSet, formset_factory
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -21,7 +23,7 @@ from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, DeclarationItemForm
 from flows.member_search import offer_by_search, search_above
 from flows.models import Declaration, Evidence, NoticeStatus, NotificationPreference
-from flows.once import record_sent, sent_before
+from flows.once import Once
 from flows.services import (
     ReviewAction,
     declarable_scope,
@@ -192,7 +194,8 @@ class DeclarationStartView(View):
         return self._context(request, declarant, items, member)
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        repeat = sent_before(request, "declaration")
+        once = Once(request, "declaration", reverse("declarations:declaration:index"))
+        repeat = once.repeat()
         if repeat is not None:
             return repeat
         chosen = self._chosen(request)
@@ -220,22 +223,26 @@ class DeclarationStartView(View):
         if not declaration_may_submit_for(user=request.user, member=member):
             raise PermissionDenied
         activation = request.activation  # type: ignore[attr-defined]
-        activation.process.save()
         try:
-            declaration = declaration_submit(
-                user=request.user,
-                member=member,
-                item_forms=items.filled_forms(),
-                process=activation.process,
-            )
+            # one savepoint: a refusal leaves neither the claim nor a process behind
+            with transaction.atomic():
+                repeat = once.claim()
+                if repeat is not None:
+                    return repeat
+                activation.process.save()
+                declaration = declaration_submit(
+                    user=request.user,
+                    member=member,
+                    item_forms=items.filled_forms(),
+                    process=activation.process,
+                )
         except ValidationError as error:
+            activation.process.pk = None
             declarant.add_error(None, error)
             return self._context(request, declarant, items, member)
         activation.execute()
         done = activation.get_success_url(request)
-        repeat = record_sent(request, "declaration", done)
-        if repeat is not None:
-            return repeat
+        once.done(done)
         reviewer = person_name(user=declaration.reviewer)
         if member.user_id == request.user.pk:
             sent = _("Your declaration was sent to %(reviewer)s.") % {"reviewer": reviewer}
@@ -492,12 +499,16 @@ class NoticeStartView(View):
         return render(request, self.template_name, {"form": self._form(request)})
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        repeat = sent_before(request, "notice")
+        once = Once(request, "notice", reverse("declarations:awardnotice:index"))
+        repeat = once.repeat()
         if repeat is not None:
             return repeat
         form = self._form(request, request.POST)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form})
+        repeat = once.claim()
+        if repeat is not None:
+            return repeat
         activation = request.activation  # type: ignore[attr-defined]
         activation.process.save()
         notice = notice_issue(user=request.user, form=form)
@@ -505,9 +516,7 @@ class NoticeStartView(View):
         notice.save(update_fields=["process"])
         activation.execute()
         went_to = activation.get_success_url(request)
-        repeat = record_sent(request, "notice", went_to)
-        if repeat is not None:
-            return repeat
+        once.done(went_to)
         if notice.status == NoticeStatus.APPROVED:
             done = _("The notice took effect: its points wait in this month's pending pool.")
         else:

@@ -651,7 +651,7 @@ class DeclarationViewSet(
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 description="Send the same key again to get the first response back, "
-                "without a second declaration.",
+                "without a second declaration (a key is remembered for 30 days by default).",
             )
         ],
         description="Declare points, as the web start page: the same item form validates each "
@@ -723,7 +723,7 @@ class AwardNoticeViewSet(
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Send the same key again to get the first response back.",
+                description="Send the same key again to get the first response back (for 30 days by default).",
             )
         ],
         description="A leader awards or deducts points to members of the units they lead, as "

@@ -68,7 +68,7 @@ def test_a_declaration_sent_twice_is_declared_once(org: Org, idea: Any) -> None:
     assert first.status_code == 302
     second = client.post(DECLARE, _declaration(idea, token, org.worker_a1))
     assert second.status_code == 302 and second["Location"] == first["Location"]
-    # (the first's message is still to be shown: the double tap's page shows both)
+    # (sent one after the other, the first's message is still to be shown)
     assert _said(second)[-1] == ALREADY and ALREADY not in _said(first)
     assert Declaration.objects.filter(member=org.worker_a1).count() == 1
     # the next page draws a new token: a new declaration is declared
@@ -177,11 +177,134 @@ def test_tokens_are_forgotten_after_the_days_set(org: Org, idea: Any, settings: 
     for days in (31, 29):
         data = _declaration(idea, _token(client.get(DECLARE)), org.worker_a1)
         assert client.post(DECLARE, data).status_code == 302
-        IdempotencyKey.objects.filter(key__endswith=data[ONCE_FIELD]).update(
+        IdempotencyKey.objects.filter(key__contains=data[ONCE_FIELD]).update(
             created_at=timezone.now() - timedelta(days=days)
         )
         sent.append(data)
     assert forget_idempotency_keys.delay().get() == 1
-    assert IdempotencyKey.objects.get().key.endswith(sent[1][ONCE_FIELD])
+    assert sent[1][ONCE_FIELD] in IdempotencyKey.objects.get().key
     assert _said(client.post(DECLARE, sent[1]))[-1] == ALREADY
     assert Declaration.objects.count() == 2
+
+
+# --- two sendings at once --------------------------------------------------------------------
+# On PostgreSQL both may pass ``Once.repeat`` before either commits; the second then waits on
+# the key at its claim (tests/postgres/test_sent_once_concurrency.py). SQLite runs them one
+# after the other, so these tests skip the second's ``repeat`` to take the same path.
+
+
+@pytest.fixture
+def racing(monkeypatch: Any) -> None:
+    """Every sending passes ``Once.repeat`` (as the second of two at once does)."""
+    from flows.once import Once
+
+    monkeypatch.setattr(Once, "repeat", lambda self: None)
+
+
+def _files(settings: Any) -> list[str]:
+    from pathlib import Path
+
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(str(path) for path in root.rglob("*") if path.is_file())
+
+
+def test_the_second_of_two_at_once_writes_nothing(org: Org, racing: None, settings: Any) -> None:
+    """No second declaration, process, audit row or evidence file: the second waits at the
+    claim, before any write, and answers as a repeat."""
+    from flows.flows import DeclarationFlow
+    from points.models import AuditEvent
+    from tests.flows.test_declaration_flow import _photo
+
+    praise = RuleItemFactory(
+        organisation=org.organisation,
+        name="顾客表扬",
+        kind="award",
+        points_min=50,
+        points_max=50,
+        evidence_required=True,
+    )
+    client = _client(org.worker_a1)
+    token = _token(client.get(DECLARE))
+    sendings = []
+    for _ in range(2):
+        data = _declaration(praise, token, org.worker_a1, **{"items-0-points": "50"})
+        data["items-0-evidence"] = _photo()
+        sendings.append(client.post(DECLARE, data))
+        if len(sendings) == 1:
+            files = _files(settings)
+            assert files
+    first, second = sendings
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    assert Declaration.objects.count() == 1
+    processes = DeclarationFlow.process_class.objects.filter(flow_class=DeclarationFlow)
+    assert processes.count() == 1
+    assert AuditEvent.objects.filter(action="declaration.submit").count() == 1
+    assert _files(settings) == files
+
+
+@pytest.mark.parametrize("limit", ["stock", "points"])
+def test_the_second_redemption_at_once_is_told_it_was_sent_not_refused(
+    org: Org, racing: None, limit: str
+) -> None:
+    """The second of a double tap on the last item (or with the last points) is not told
+    "out of stock" or "too few points" for what the first just bought."""
+    member = org.worker_a1
+    balance = Account.objects.get(member=member).redeemable
+    cup = Reward.objects.create(
+        organisation=org.organisation,
+        name="保温杯",
+        kind=RewardKind.GIFT,
+        points_cost=balance if limit == "points" else 1,
+        stock=1 if limit == "stock" else 5,
+    )
+    client = _client(member)
+    data = {ONCE_FIELD: _token(client.get(f"{REDEEM}?reward={cup.pk}")), "reward": cup.pk}
+    first = client.post(REDEEM, data)
+    second = client.post(REDEEM, data)
+    assert first.status_code == second.status_code == 302
+    assert _said(second)[-1] == ALREADY
+    assert Redemption.objects.filter(member=member).count() == 1
+
+
+def test_the_same_page_sent_again_with_other_items_acts(org: Org, idea: Any) -> None:
+    """The page reached again with Back (and its old token) and then changed is another
+    declaration, not a repeat."""
+    client = _client(org.worker_a1)
+    token = _token(client.get(DECLARE))
+    assert client.post(DECLARE, _declaration(idea, token, org.worker_a1)).status_code == 302
+    changed = _declaration(idea, token, org.worker_a1, **{"items-0-points": "40"})
+    response = client.post(DECLARE, changed)
+    assert response.status_code == 302 and ALREADY not in _said(response)
+    assert Declaration.objects.count() == 2
+
+
+def test_a_refusal_after_the_claim_leaves_no_claim_and_no_process(
+    org: Org, idea: Any, monkeypatch: Any
+) -> None:
+    """The service refuses (here: nobody left to review, found only as it writes): the
+    claim and the process are rolled back with its writes, and the same form, sent again
+    once it can be, acts."""
+    from django.core.exceptions import ValidationError
+
+    from flows import views
+    from flows.flows import DeclarationFlow
+
+    real = views.declaration_submit
+    refusals = iter([True])
+
+    def submit(**kwargs: Any) -> Any:
+        if next(refusals, False):
+            raise ValidationError("没有可审核此申报的上级，请联系人力资源部。")
+        return real(**kwargs)
+
+    monkeypatch.setattr(views, "declaration_submit", submit)
+    client = _client(org.worker_a1)
+    data = _declaration(idea, _token(client.get(DECLARE)), org.worker_a1)
+    refused = client.post(DECLARE, data)
+    assert refused.status_code == 200 and "没有可审核此申报的上级" in refused.content.decode()
+    assert not IdempotencyKey.objects.exists()
+    assert not DeclarationFlow.process_class.objects.filter(flow_class=DeclarationFlow).exists()
+    response = client.post(DECLARE, data)
+    assert response.status_code == 302 and ALREADY not in _said(response)
+    assert Declaration.objects.count() == 1
