@@ -723,7 +723,8 @@ class AwardNoticeViewSet(
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Send the same key again to get the first response back (for 30 days by default).",
+                description="Send the same key again to get the first response back (for 30 "
+                "days by default).",
             )
         ],
         description="A leader awards or deducts points to members of the units they lead, as "
