@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -29,6 +30,7 @@ from flows.models import (
     SummaryItem,
     SummaryStatus,
 )
+from flows.once import Once
 from flows.publicity import (
     FLAG_LABELS,
     appeal_lodge,
@@ -441,6 +443,11 @@ class AppealStartView(View):
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         item = self._item(request, request.POST.get("item"))
+        board = reverse("publicity:board:detail", args=[item.summary_id])
+        once = Once(request, "appeal", board)
+        repeat = once.repeat()
+        if repeat is not None:
+            return repeat
         form = AppealForm(
             request.POST,
             request.FILES,
@@ -451,7 +458,14 @@ class AppealStartView(View):
             return self._render(request, item, form)
         activation = request.activation  # type: ignore[attr-defined]
         try:
-            appeal = appeal_lodge(user=request.user, item=item, reason=form.cleaned_data["reason"])
+            # one savepoint: a refusal (the item is under appeal already) leaves no claim
+            with transaction.atomic():
+                repeat = once.claim()
+                if repeat is not None:
+                    return repeat
+                appeal = appeal_lodge(
+                    user=request.user, item=item, reason=form.cleaned_data["reason"]
+                )
         except ValidationError as error:
             form.add_error(None, error)
             return self._render(request, item, form)
@@ -460,12 +474,13 @@ class AppealStartView(View):
         appeal.process = activation.process
         appeal.save(update_fields=["process"])
         activation.execute()
+        once.done(board)
         lodged = _("Your appeal was lodged; the item is held until the ruling.")
         if appeal_reexaminer(appeal=appeal) is None:  # one message: the page shows the last
             messages.warning(request, f"{lodged} {NO_REEXAMINER}")
         else:
             messages.success(request, lodged)
-        return HttpResponseRedirect(reverse("publicity:board:detail", args=[item.summary_id]))
+        return HttpResponseRedirect(board)
 
 
 def _task_appeal(request: HttpRequest) -> Appeal:

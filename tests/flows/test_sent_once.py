@@ -308,3 +308,31 @@ def test_a_refusal_after_the_claim_leaves_no_claim_and_no_process(
     response = client.post(DECLARE, data)
     assert response.status_code == 302 and ALREADY not in _said(response)
     assert Declaration.objects.count() == 1
+
+
+def test_an_appeal_sent_twice_is_lodged_once(org: Org, committee2: Any) -> None:
+    """The second is told it was sent (not "this item is already under appeal")."""
+    from flows.models import Appeal
+    from tests.flows.test_publicity import APPEAL_START, _published
+
+    rule = RuleItemFactory(
+        organisation=org.organisation,
+        name="合理化建议",
+        kind="award",
+        points_min=10,
+        points_max=100,
+    )
+    summary = _published(org, rule, committee2)
+    item = summary.items.get(member=org.worker_a1)
+    client = _client(org.worker_b)
+    data = {
+        ONCE_FIELD: _token(client.get(f"{APPEAL_START}?item={item.pk}")),
+        "item": item.pk,
+        "reason": "并未被采纳",
+    }
+    first = client.post(APPEAL_START, data)
+    second = client.post(APPEAL_START, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] == f"/publicity/board/{summary.pk}/"
+    assert _said(second)[-1] == ALREADY
+    assert Appeal.objects.count() == 1
