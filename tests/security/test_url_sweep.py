@@ -1520,7 +1520,14 @@ def test_odd_ids_are_answered_not_failed(
     follow: bool,
 ) -> None:
     """Each URL that takes an id, asked with an id that no row can have in its path, its
-    query and its body, answers (a refusal, a message, nothing found): never a 5xx."""
+    query and its body, answers (a refusal, a message, nothing found): never a 5xx. On
+    SQLite only: its driver refuses an integer over 64 bits, where PostgreSQL compares it
+    and finds nothing (all of these answered there too when this test was written; the
+    query-parameter sweep below, with its NUL, runs on both)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("an id over 64 bits fails on SQLite's driver only")
     for odd in ODD_IDS:
         url = _url(_odd_world(world, odd), template)
         body = _filled(_odd_world(world, odd), data)
