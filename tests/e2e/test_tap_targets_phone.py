@@ -126,6 +126,12 @@ def test_hr_s_filters_and_links_on_a_phone(live_server: Any, e2e_org: Org) -> No
         login(page, live_server.url, e2e_org.hr.user.username, then="/reports/ledger/")
         assert small_boxes(page, FILTER_FIELDS, width=False) == []
         assert fits_width(page)
+        # the preview shows four lines of an entry on a phone, not sixteen
+        shown = page.evaluate(
+            "[...document.querySelectorAll('.pts-export-preview tbody tr:first-child td')]"
+            ".filter(td => td.offsetParent !== null).map(td => td.dataset.label)"
+        )
+        assert shown == ["记账日期", "成员", "奖扣分标准条目", "分值"], shown
         screenshot(page, "targets/05-ledger")
 
         page.goto(f"{live_server.url}/points/audit/")
