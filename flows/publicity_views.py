@@ -455,7 +455,7 @@ class AppealStartView(View):
             uploader=request.user,
         )
         if not form.is_valid():
-            return self._render(request, item, form)
+            return once.repeat() or self._render(request, item, form)
         activation = request.activation  # type: ignore[attr-defined]
         try:
             # one savepoint: a refusal (the item is under appeal already) leaves no claim
@@ -468,7 +468,7 @@ class AppealStartView(View):
                 )
         except ValidationError as error:
             form.add_error(None, error)
-            return self._render(request, item, form)
+            return once.repeat() or self._render(request, item, form)
         evidence_store(checked=form.checked_evidence, user=request.user, appeal=appeal)
         activation.process.save()
         appeal.process = activation.process

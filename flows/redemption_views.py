@@ -155,7 +155,7 @@ class RedemptionStartView(View):
         reward = self._reward(request, request.POST.get("reward"))
         form = RequestForm(request.POST)
         if not form.is_valid():
-            return self._render(request, reward, form)
+            return once.repeat() or self._render(request, reward, form)
         activation = request.activation  # type: ignore[attr-defined]
         try:
             # one savepoint: a refusal (no stock, too few points) leaves no claim behind
@@ -168,7 +168,7 @@ class RedemptionStartView(View):
                 )
         except ValidationError as error:
             form.add_error(None, error)
-            return self._render(request, reward, form)
+            return once.repeat() or self._render(request, reward, form)
         activation.process.save()
         redemption.process = activation.process
         redemption.save(update_fields=["process"])

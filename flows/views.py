@@ -213,13 +213,15 @@ class DeclarationStartView(View):
             items = ItemForms(
                 request.POST, request.FILES, member=chosen, uploader=request.user, prefix="items"
             )
-            return self._context(request, declarant, items, chosen)
+            return once.repeat() or self._context(request, declarant, items, chosen)
         member = declarant.cleaned_data["member"]
         items = ItemForms(
             request.POST, request.FILES, member=member, uploader=request.user, prefix="items"
         )
         if not items.is_valid():
-            return self._context(request, declarant, items, member)
+            # (a refusal may be the first sending's doing, say its uploads filling the day's
+            # quota: if the first has been kept meanwhile, this one is its repeat)
+            return once.repeat() or self._context(request, declarant, items, member)
         if not declaration_may_submit_for(user=request.user, member=member):
             raise PermissionDenied
         activation = request.activation  # type: ignore[attr-defined]
@@ -239,7 +241,7 @@ class DeclarationStartView(View):
         except ValidationError as error:
             activation.process.pk = None
             declarant.add_error(None, error)
-            return self._context(request, declarant, items, member)
+            return once.repeat() or self._context(request, declarant, items, member)
         activation.execute()
         done = activation.get_success_url(request)
         once.done(done)
@@ -505,7 +507,7 @@ class NoticeStartView(View):
             return repeat
         form = self._form(request, request.POST)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form})
+            return once.repeat() or render(request, self.template_name, {"form": form})
         repeat = once.claim()
         if repeat is not None:
             return repeat

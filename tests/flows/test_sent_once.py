@@ -336,3 +336,97 @@ def test_an_appeal_sent_twice_is_lodged_once(org: Org, committee2: Any) -> None:
     assert second["Location"] == first["Location"] == f"/publicity/board/{summary.pk}/"
     assert _said(second)[-1] == ALREADY
     assert Appeal.objects.count() == 1
+
+
+@pytest.fixture
+def racing_once(monkeypatch: Any) -> None:
+    """A sending's first ``Once.repeat`` finds nothing (the first sending had not
+    committed yet); later looks of the same sending see what is committed."""
+    from flows.once import Once
+
+    real = Once.repeat
+
+    def repeat(self: Once) -> Any:
+        if not getattr(self, "_looked", False):
+            self._looked = True  # type: ignore[attr-defined]
+            return None
+        return real(self)
+
+    monkeypatch.setattr(Once, "repeat", repeat)
+
+
+def test_a_refusal_caused_by_the_first_sending_is_answered_as_its_repeat(
+    org: Org, racing_once: None
+) -> None:
+    """Near the day's upload quota, the first sending's photo fills it: the second (which
+    looked before the first was kept) is refused by the quota, and then told it was sent
+    rather than shown a refusal of what was declared."""
+    from tests.security.test_upload_quota import _noise
+
+    org.organisation.policy.upload_quota_mb_per_day = 1
+    org.organisation.policy.save()
+    praise = RuleItemFactory(
+        organisation=org.organisation, name="顾客表扬", kind="award", points_min=50, points_max=50
+    )
+    client = _client(org.worker_a1)
+    token = _token(client.get(DECLARE))
+    answers = []
+    for _ in range(2):
+        data = _declaration(praise, token, org.worker_a1, **{"items-0-points": "50"})
+        data["items-0-evidence"] = _noise("scene.png")  # about 0.7 MB, twice over 1 MB
+        answers.append(client.post(DECLARE, data))
+    first, second = answers
+    assert first.status_code == second.status_code == 302, second.content.decode()[:2000]
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    assert Declaration.objects.count() == 1
+
+
+def test_a_notice_sent_twice_at_once_is_issued_once(org: Org, racing: None) -> None:
+    late = RuleItemFactory(
+        organisation=org.organisation,
+        name="迟到",
+        category="attendance",
+        kind="deduction",
+        points_min=5,
+        points_max=5,
+    )
+    client = _client(org.leader_a1)
+    data = {
+        ONCE_FIELD: _token(client.get(NOTICE)),
+        "members": [org.worker_a1.pk],
+        "rule_item": late.pk,
+        "quantity": 1,
+        "event_date": "2026-11-12",
+        "description": "早会迟到十分钟",
+    }
+    first, second = client.post(NOTICE, data), client.post(NOTICE, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    assert AwardNotice.objects.count() == 1
+
+
+def test_an_appeal_sent_twice_at_once_is_lodged_once(
+    org: Org, committee2: Any, racing: None
+) -> None:
+    """The second is told it was sent, not "this item is already under appeal"."""
+    from flows.models import Appeal
+    from tests.flows.test_publicity import APPEAL_START, _published
+
+    rule = RuleItemFactory(
+        organisation=org.organisation,
+        name="合理化建议",
+        kind="award",
+        points_min=10,
+        points_max=100,
+    )
+    item = _published(org, rule, committee2).items.get(member=org.worker_a1)
+    client = _client(org.worker_b)
+    data = {
+        ONCE_FIELD: _token(client.get(f"{APPEAL_START}?item={item.pk}")),
+        "item": item.pk,
+        "reason": "并未被采纳",
+    }
+    first, second = client.post(APPEAL_START, data), client.post(APPEAL_START, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    assert Appeal.objects.count() == 1
