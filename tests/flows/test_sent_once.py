@@ -108,32 +108,6 @@ def test_a_form_without_a_well_formed_token_acts_as_before(org: Org, idea: Any, 
     assert Declaration.objects.count() == 2 and not IdempotencyKey.objects.exists()
 
 
-def test_a_notice_sent_twice_is_issued_once(org: Org) -> None:
-    late = RuleItemFactory(
-        organisation=org.organisation,
-        name="迟到",
-        category="attendance",
-        kind="deduction",
-        points_min=5,
-        points_max=5,
-    )
-    client = _client(org.leader_a1)
-    data = {
-        ONCE_FIELD: _token(client.get(NOTICE)),
-        "members": [org.worker_a1.pk],
-        "rule_item": late.pk,
-        "quantity": 1,
-        "event_date": "2026-11-12",
-        "description": "早会迟到十分钟",
-    }
-    first = client.post(NOTICE, data)
-    second = client.post(NOTICE, data)
-    assert first.status_code == second.status_code == 302
-    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
-    notice = AwardNotice.objects.get()
-    assert notice.items.count() == 1
-
-
 def test_a_redemption_sent_twice_spends_once(org: Org) -> None:
     cup = Reward.objects.create(
         organisation=org.organisation,
@@ -310,34 +284,6 @@ def test_a_refusal_after_the_claim_leaves_no_claim_and_no_process(
     assert Declaration.objects.count() == 1
 
 
-def test_an_appeal_sent_twice_is_lodged_once(org: Org, committee2: Any) -> None:
-    """The second is told it was sent (not "this item is already under appeal")."""
-    from flows.models import Appeal
-    from tests.flows.test_publicity import APPEAL_START, _published
-
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
-    summary = _published(org, rule, committee2)
-    item = summary.items.get(member=org.worker_a1)
-    client = _client(org.worker_b)
-    data = {
-        ONCE_FIELD: _token(client.get(f"{APPEAL_START}?item={item.pk}")),
-        "item": item.pk,
-        "reason": "并未被采纳",
-    }
-    first = client.post(APPEAL_START, data)
-    second = client.post(APPEAL_START, data)
-    assert first.status_code == second.status_code == 302
-    assert second["Location"] == first["Location"] == f"/publicity/board/{summary.pk}/"
-    assert _said(second)[-1] == ALREADY
-    assert Appeal.objects.count() == 1
-
-
 @pytest.fixture
 def racing_once(monkeypatch: Any) -> None:
     """A sending's first ``Once.repeat`` finds nothing (the first sending had not
@@ -381,7 +327,23 @@ def test_a_refusal_caused_by_the_first_sending_is_answered_as_its_repeat(
     assert Declaration.objects.count() == 1
 
 
-def test_a_notice_sent_twice_at_once_is_issued_once(org: Org, racing: None) -> None:
+# --- the notice and the appeal, one after the other and at once --------------------------------
+
+AT_ONCE = pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+
+
+def _twice(client: Client, url: str, data: dict[str, Any], at_once: bool, request: Any) -> Any:
+    """The same form sent twice; ``at_once``: the second looks before the first is kept."""
+    if at_once:
+        request.getfixturevalue("racing")
+    first, second = client.post(url, data), client.post(url, data)
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    return first
+
+
+@AT_ONCE
+def test_a_notice_sent_twice_is_issued_once(org: Org, at_once: bool, request: Any) -> None:
     late = RuleItemFactory(
         organisation=org.organisation,
         name="迟到",
@@ -399,14 +361,13 @@ def test_a_notice_sent_twice_at_once_is_issued_once(org: Org, racing: None) -> N
         "event_date": "2026-11-12",
         "description": "早会迟到十分钟",
     }
-    first, second = client.post(NOTICE, data), client.post(NOTICE, data)
-    assert first.status_code == second.status_code == 302
-    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
-    assert AwardNotice.objects.count() == 1
+    _twice(client, NOTICE, data, at_once, request)
+    assert AwardNotice.objects.get().items.count() == 1
 
 
-def test_an_appeal_sent_twice_at_once_is_lodged_once(
-    org: Org, committee2: Any, racing: None
+@AT_ONCE
+def test_an_appeal_sent_twice_is_lodged_once(
+    org: Org, committee2: Any, at_once: bool, request: Any
 ) -> None:
     """The second is told it was sent, not "this item is already under appeal"."""
     from flows.models import Appeal
@@ -419,14 +380,14 @@ def test_an_appeal_sent_twice_at_once_is_lodged_once(
         points_min=10,
         points_max=100,
     )
-    item = _published(org, rule, committee2).items.get(member=org.worker_a1)
+    summary = _published(org, rule, committee2)
+    item = summary.items.get(member=org.worker_a1)
     client = _client(org.worker_b)
     data = {
         ONCE_FIELD: _token(client.get(f"{APPEAL_START}?item={item.pk}")),
         "item": item.pk,
         "reason": "并未被采纳",
     }
-    first, second = client.post(APPEAL_START, data), client.post(APPEAL_START, data)
-    assert first.status_code == second.status_code == 302
-    assert second["Location"] == first["Location"] and _said(second)[-1] == ALREADY
+    first = _twice(client, APPEAL_START, data, at_once, request)
+    assert first["Location"] == f"/publicity/board/{summary.pk}/"
     assert Appeal.objects.count() == 1
