@@ -14,7 +14,8 @@ inside the start page's transaction:
    (no second process, no evidence files, no "out of stock" for what it just bought). A
    refusal after the claim (the service's ``ValidationError``) rolls the claim back with
    the savepoint, so the corrected form acts;
-3. ``Once.done(url)`` after the writes: where the repeat is sent.
+3. ``Once.done(url, said)`` after the writes: where the repeat is sent, and what it is
+   told of the first sending.
 
 The same token with a changed form (the page reached again with Back, then edited) is a
 new sending. A form sent without a token (an old page) acts as before.
@@ -76,9 +77,14 @@ class Once:
         return IdempotencyKey.objects.filter(user=user, key=self.key).first()
 
     def _repeat(self, kept: IdempotencyKey | None) -> HttpResponseRedirect:
-        messages.info(self.request, _("This form had already been sent: it was not sent again."))
-        url = kept.body.get("url") if kept is not None and isinstance(kept.body, dict) else None
-        return HttpResponseRedirect(url or self.fallback)
+        """Where the first went, with one message (a page shows the last only): this was
+        not sent again, and what the first sending's page said (in a double tap the
+        browser shows the repeat's answer, not the first's)."""
+        body = kept.body if kept is not None and isinstance(kept.body, dict) else {}
+        already = _("This form had already been sent: it was not sent again.")
+        said = body.get("said")
+        messages.info(self.request, f"{already} {said}" if said else already)
+        return HttpResponseRedirect(body.get("url") or self.fallback)
 
     def repeat(self) -> HttpResponseRedirect | None:
         """The answer to a repeat of a form already acted on; None for a first sending."""
@@ -105,10 +111,11 @@ class Once:
             return self._repeat(self._kept())
         return None
 
-    def done(self, url: str) -> None:
-        """The page this sending went to, for its repeats."""
+    def done(self, url: str, said: str = "") -> None:
+        """The page this sending went to and what it said there, for its repeats."""
         if self._row is not None:
-            IdempotencyKey.objects.filter(pk=self._row.pk).update(body={"url": url})
+            body = {"url": url, "said": str(said)}
+            IdempotencyKey.objects.filter(pk=self._row.pk).update(body=body)
 
 
 def idempotency_keys_forget(*, days: int | None = None) -> int:

@@ -474,12 +474,13 @@ class AppealStartView(View):
         appeal.process = activation.process
         appeal.save(update_fields=["process"])
         activation.execute()
-        once.done(board)
         lodged = _("Your appeal was lodged; the item is held until the ruling.")
         if appeal_reexaminer(appeal=appeal) is None:  # one message: the page shows the last
-            messages.warning(request, f"{lodged} {NO_REEXAMINER}")
+            lodged = f"{lodged} {NO_REEXAMINER}"
+            messages.warning(request, lodged)
         else:
             messages.success(request, lodged)
+        once.done(board, lodged)
         return HttpResponseRedirect(board)
 
 

@@ -173,12 +173,12 @@ class RedemptionStartView(View):
         redemption.process = activation.process
         redemption.save(update_fields=["process"])
         activation.execute()
-        once.done(reverse(LIST_URL))
-        messages.success(
-            request,
-            _("%(points)s points were spent on %(reward)s; HR will approve it.")
-            % {"points": redemption.points, "reward": reward.name},
-        )
+        spent = _("%(points)s points were spent on %(reward)s; HR will approve it.") % {
+            "points": redemption.points,
+            "reward": reward.name,
+        }
+        once.done(reverse(LIST_URL), spent)
+        messages.success(request, spent)
         return HttpResponseRedirect(reverse(LIST_URL))
 
 

@@ -244,7 +244,6 @@ class DeclarationStartView(View):
             return once.repeat() or self._context(request, declarant, items, member)
         activation.execute()
         done = activation.get_success_url(request)
-        once.done(done)
         reviewer = person_name(user=declaration.reviewer)
         if member.user_id == request.user.pk:
             sent = _("Your declaration was sent to %(reviewer)s.") % {"reviewer": reviewer}
@@ -253,6 +252,7 @@ class DeclarationStartView(View):
                 "member": member.name,
                 "reviewer": reviewer,
             }
+        once.done(done, sent)
         messages.success(request, sent)
         return HttpResponseRedirect(done)
 
@@ -518,13 +518,13 @@ class NoticeStartView(View):
         notice.save(update_fields=["process"])
         activation.execute()
         went_to = activation.get_success_url(request)
-        once.done(went_to)
         if notice.status == NoticeStatus.APPROVED:
             done = _("The notice took effect: its points wait in this month's pending pool.")
         else:
             done = _("The notice is above your authority: it was sent to %(signer)s to sign.") % {
                 "signer": person_name(user=notice.signer)
             }
+        once.done(went_to, done)
         messages.success(request, done)
         return HttpResponseRedirect(went_to)
 
