@@ -2,8 +2,8 @@
 form sent again after a slow answer, must not declare, award or spend twice.
 
 The page carries a fresh token (``once_token``, in the hidden field ``ONCE_FIELD``). The
-token and what the form says (its fields and files, ``_fingerprint``) make a key, kept as
-an ``IdempotencyKey`` row (as the API's ``Idempotency-Key``), unique per user. A view,
+token and what the form says (``request_fingerprint``, as for the API's keys) make a key,
+kept as an ``IdempotencyKey`` row (as the API's ``Idempotency-Key``), unique per user. A view,
 inside the start page's transaction:
 
 1. ``Once.repeat()`` first, before it reads or writes anything: a key already kept
@@ -24,6 +24,7 @@ new sending. A form sent without a token (an old page) acts as before.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from typing import Any
@@ -37,8 +38,6 @@ from flows.models import IdempotencyKey
 
 ONCE_FIELD = "sent_once"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-#: Fields that differ between two sendings of the same form: not what the form says.
-_NOT_SAID = {"csrfmiddlewaretoken", ONCE_FIELD}
 
 
 def once_token() -> str:
@@ -50,15 +49,28 @@ def is_once_token(text: str) -> bool:
     return bool(_TOKEN.fullmatch(text))
 
 
-def _fingerprint(request: HttpRequest) -> str:
-    """What the form says: its fields, sorted, and its files by name and size."""
-    digest = hashlib.sha256()
-    for name in sorted(set(request.POST) - _NOT_SAID):
-        digest.update(f"{name}={request.POST.getlist(name)}\n".encode())
-    for name in sorted(request.FILES):
-        for upload in request.FILES.getlist(name):
-            digest.update(f"{name}:{upload.name}:{upload.size}\n".encode())
-    return digest.hexdigest()[:20]
+def request_fingerprint(request: Any) -> str:
+    """What a request says (a Django or a REST framework request): its method, path and
+    body, JSON canonically, form fields sorted, files by content. The API's
+    ``Idempotency-Key`` and the forms' tokens are kept with it."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    if request.content_type and request.content_type.startswith("application/json"):
+        try:
+            body: Any = json.loads(request.body or b"null")
+        except ValueError:
+            body = request.body.decode(errors="replace")
+        digest.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
+    else:
+        for key in sorted(request.POST):
+            digest.update(f"{key}={request.POST.getlist(key)}\n".encode())
+        for key in sorted(request.FILES):
+            for upload in request.FILES.getlist(key):
+                file_digest = hashlib.sha256()
+                for chunk in upload.chunks():
+                    file_digest.update(chunk)
+                upload.seek(0)
+                digest.update(f"{key}:{file_digest.hexdigest()}\n".encode())
+    return digest.hexdigest()
 
 
 class Once:
@@ -69,7 +81,13 @@ class Once:
         self.request = request
         self.fallback = fallback
         token = request.POST.get(ONCE_FIELD, "")
-        self.key = f"web:{kind}:{token}:{_fingerprint(request)}" if is_once_token(token) else None
+        self.key: str | None = None
+        if is_once_token(token):
+            # the page's token, and what the form says: the page sent again with other
+            # content (after Back) is another sending; its csrf and once tokens are the
+            # page's, the same in both sendings of a double tap
+            self.fingerprint = request_fingerprint(request)
+            self.key = f"web:{kind}:{token}:{self.fingerprint[:20]}"
         self._row: IdempotencyKey | None = None
 
     def _kept(self) -> IdempotencyKey | None:
@@ -103,7 +121,7 @@ class Once:
                 self._row = IdempotencyKey.objects.create(
                     user=self.request.user,  # type: ignore[misc]  # logged in
                     key=self.key,
-                    fingerprint="",
+                    fingerprint=self.fingerprint,
                     status_code=HttpResponseRedirect.status_code,
                     body={},
                 )

@@ -3,8 +3,6 @@ and ``Idempotency-Key`` handling for the write endpoints that create things."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -25,6 +23,7 @@ from viewflow.workflow.status import STATUS
 
 from flows.api.errors import Conflict
 from flows.models import IdempotencyKey
+from flows.once import request_fingerprint
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 100
@@ -153,28 +152,6 @@ def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
 # --- idempotency ---------------------------------------------------------------------------
 
 
-def _fingerprint(request: Request) -> str:
-    """The method, path and body: JSON canonically, form fields sorted, files by content."""
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
-    if request.content_type and request.content_type.startswith("application/json"):
-        try:
-            body: Any = json.loads(request.body or b"null")
-        except ValueError:
-            body = request.body.decode(errors="replace")
-        digest.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
-    else:
-        for key in sorted(request.POST):
-            digest.update(f"{key}={request.POST.getlist(key)}\n".encode())
-        for key in sorted(request.FILES):
-            for upload in request.FILES.getlist(key):
-                file_digest = hashlib.sha256()
-                for chunk in upload.chunks():
-                    file_digest.update(chunk)
-                upload.seek(0)
-                digest.update(f"{key}:{file_digest.hexdigest()}\n".encode())
-    return digest.hexdigest()
-
-
 def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
     """For a view method that creates something. With an ``Idempotency-Key`` header, the
     first successful response is kept with a fingerprint of the request, in the same
@@ -199,7 +176,7 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
                     ]
                 }
             )
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         try:
             with transaction.atomic():
                 kept = _replay(request.user, key, fingerprint)
