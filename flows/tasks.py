@@ -55,7 +55,7 @@ def import_job_run(job_id: int) -> str:
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def forget_idempotency_keys() -> int:
-    """Daily: forget form tokens and API Idempotency-Keys older than 30 days."""
+    """Daily: forget form tokens and API Idempotency-Keys older than POINTS_IDEMPOTENCY_DAYS."""
     from flows.once import idempotency_keys_forget
 
     return idempotency_keys_forget()

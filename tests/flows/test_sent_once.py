@@ -67,6 +67,19 @@ def idea(org: Org) -> Any:
     )
 
 
+@pytest.fixture
+def praise(org: Org) -> Any:
+    """A fixed-points rule that needs evidence."""
+    return RuleItemFactory(
+        organisation=org.organisation,
+        name="顾客表扬",
+        kind="award",
+        points_min=50,
+        points_max=50,
+        evidence_required=True,
+    )
+
+
 def test_a_declaration_sent_twice_is_declared_once(org: Org, idea: Any) -> None:
     client = _client(org.worker_a1)
     token = _token(client.get(DECLARE))
@@ -190,21 +203,15 @@ def _files(settings: Any) -> list[str]:
     return sorted(str(path) for path in root.rglob("*") if path.is_file())
 
 
-def test_the_second_of_two_at_once_writes_nothing(org: Org, racing: None, settings: Any) -> None:
+def test_the_second_of_two_at_once_writes_nothing(
+    org: Org, praise: Any, racing: None, settings: Any
+) -> None:
     """No second declaration, process, audit row or evidence file: the second waits at the
     claim, before any write, and answers as a repeat."""
     from flows.flows import DeclarationFlow
     from points.models import AuditEvent
     from tests.flows.test_declaration_flow import _photo
 
-    praise = RuleItemFactory(
-        organisation=org.organisation,
-        name="顾客表扬",
-        kind="award",
-        points_min=50,
-        points_max=50,
-        evidence_required=True,
-    )
     client = _client(org.worker_a1)
     token = _token(client.get(DECLARE))
     sendings = []
@@ -310,7 +317,7 @@ def racing_once(monkeypatch: Any) -> None:
 
 
 def test_a_refusal_caused_by_the_first_sending_is_answered_as_its_repeat(
-    org: Org, racing_once: None
+    org: Org, praise: Any, racing_once: None
 ) -> None:
     """Near the day's upload quota, the first sending's photo fills it: the second (which
     looked before the first was kept) is refused by the quota, and then told it was sent
@@ -319,9 +326,6 @@ def test_a_refusal_caused_by_the_first_sending_is_answered_as_its_repeat(
 
     org.organisation.policy.upload_quota_mb_per_day = 1
     org.organisation.policy.save()
-    praise = RuleItemFactory(
-        organisation=org.organisation, name="顾客表扬", kind="award", points_min=50, points_max=50
-    )
     client = _client(org.worker_a1)
     token = _token(client.get(DECLARE))
     answers = []
@@ -375,20 +379,13 @@ def test_a_notice_sent_twice_is_issued_once(org: Org, at_once: bool, request: An
 
 @AT_ONCE
 def test_an_appeal_sent_twice_is_lodged_once(
-    org: Org, committee2: Any, at_once: bool, request: Any
+    org: Org, idea: Any, committee2: Any, at_once: bool, request: Any
 ) -> None:
     """The second is told it was sent, not "this item is already under appeal"."""
     from flows.models import Appeal
     from tests.flows.test_publicity import APPEAL_START, _published
 
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
-    summary = _published(org, rule, committee2)
+    summary = _published(org, idea, committee2)
     item = summary.items.get(member=org.worker_a1)
     client = _client(org.worker_b)
     data = {
