@@ -89,25 +89,37 @@ class SummaryStartView(View):
         return render(request, self.template_name, {"form": self._form(request)})
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        # HR's second tap would otherwise be told the pool is empty (the first tap has just
+        # gathered it): it is told the first one acted, and goes where the first went
+        once = Once(request, "summary", reverse("publicity:summary:index"))
+        repeat = once.repeat()
+        if repeat is not None:
+            return repeat
         form = self._form(request, request.POST)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form})
+            return once.repeat() or render(request, self.template_name, {"form": form})
         activation = request.activation  # type: ignore[attr-defined]
         try:
-            summary = summary_open(
-                user=request.user, scope=form.cleaned_data["scope"], on=form.cleaned_data["on"]
-            )
+            # one savepoint: a refusal (an empty pool) leaves no claim behind
+            with transaction.atomic():
+                repeat = once.claim()
+                if repeat is not None:
+                    return repeat
+                summary = summary_open(
+                    user=request.user, scope=form.cleaned_data["scope"], on=form.cleaned_data["on"]
+                )
         except ValidationError as error:
             form.add_error(None, error)
-            return render(request, self.template_name, {"form": form})
+            return once.repeat() or render(request, self.template_name, {"form": form})
         activation.process.save()
         summary.process = activation.process
         summary.save(update_fields=["process"])
         activation.execute()
-        messages.success(
-            request, _("The summary gathered %(count)s items.") % {"count": summary.items.count()}
-        )
-        return HttpResponseRedirect(activation.get_success_url(request))
+        went_to = activation.get_success_url(request)
+        done = _("The summary gathered %(count)s items.") % {"count": summary.items.count()}
+        once.done(went_to, done)
+        messages.success(request, done)
+        return HttpResponseRedirect(went_to)
 
 
 class ExcludeForm(forms.Form):

@@ -396,3 +396,47 @@ def test_an_appeal_sent_twice_is_lodged_once(
     first = _twice(client, APPEAL_START, data, at_once, request)
     assert first["Location"] == f"/publicity/board/{summary.pk}/"
     assert Appeal.objects.count() == 1
+
+
+@AT_ONCE
+def test_a_summary_sent_twice_gathers_once(
+    org: Org, idea: Any, at_once: bool, request: Any
+) -> None:
+    """HR's second tap is told the first gathered the items, not that the pool is empty."""
+    from flows.models import Summary
+    from tests.flows.test_publicity import SUMMARY_START, _approved
+
+    _approved(org, idea, org.worker_a1, org.leader_a1, 30)
+    client = _client(org.hr)
+    data = {
+        ONCE_FIELD: _token(client.get(SUMMARY_START)),
+        "scope": org.company.pk,
+        "on": "2026-11-20",
+    }
+    first = _twice(client, SUMMARY_START, data, at_once, request)
+    summary = Summary.objects.get()
+    assert first["Location"].startswith(f"/publicity/summary/{summary.process_id}/")
+    assert summary.items.count() == 1
+
+
+def test_an_empty_pool_refusal_leaves_no_claim_and_the_same_page_acts_later(
+    org: Org, idea: Any
+) -> None:
+    from flows.models import Summary
+    from tests.flows.test_publicity import SUMMARY_START, _approved
+
+    client = _client(org.hr)
+    data = {
+        ONCE_FIELD: _token(client.get(SUMMARY_START)),
+        "scope": org.company.pk,
+        "on": "2026-11-20",
+    }
+    refused = client.post(SUMMARY_START, data)
+    assert refused.status_code == 200
+    assert "待汇总池中没有" in refused.content.decode()
+    assert _token(refused) == data[ONCE_FIELD], "the page keeps its token"
+    assert not IdempotencyKey.objects.exists() and not Summary.objects.exists()
+    _approved(org, idea, org.worker_a1, org.leader_a1, 30)
+    sent = client.post(SUMMARY_START, data)
+    assert sent.status_code == 302 and not _repeated(sent)
+    assert Summary.objects.get().items.count() == 1
