@@ -20,6 +20,7 @@ from flows.flows import DeclarationFlow
 from flows.forms import DeclarationItemForm
 from flows.models import Declaration, DeclarationItem
 from flows.services import declaration_review, declaration_submit
+from flows.tasklock import task_row_lock
 from points.bench import Context, Figure
 from points.models import Member, OrgUnit, RuleItem
 
@@ -160,8 +161,12 @@ def _declare_and_approve(
     task = DeclarationFlow.task_class.objects.get(
         process=start.process, flow_task=DeclarationFlow.review, status="ASSIGNED"
     )
-    with DeclarationFlow.lock(task.process_id):
+    # as viewflow's task view runs a POST (its flow lock, then a transaction); the review
+    # page (a ``LockedView``) locks the task's row first
+    with DeclarationFlow.lock(task.process_id), transaction.atomic():
         review = task.flow_task.activation_class(task)
+        with ours:
+            task_row_lock(task=task, user=declaration.reviewer)
         review.start(SimpleNamespace(user=declaration.reviewer))
         process = review.process
         with ours:

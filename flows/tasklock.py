@@ -47,20 +47,25 @@ def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
     @wraps(view)
     def locked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
-            task = request.activation.task  # type: ignore[attr-defined]
-            now = (
-                Task.objects.select_for_update()
-                .filter(pk=task.pk)
-                .values_list("status", "owner_id")
-                .first()
-            )
-            if now is None or now[0] in (STATUS.DONE, STATUS.CANCELED):
-                raise PermissionDenied(_("This task is already done."))
-            if now != (STATUS.ASSIGNED, request.user.pk):
-                raise PermissionDenied(_("This task is not yours."))
+            task_row_lock(task=request.activation.task, user=request.user)  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return locked
+
+
+def task_row_lock(*, task: Any, user: Any) -> None:
+    """Lock the task's row until the transaction ends; refused unless it is, as committed
+    now, still assigned to ``user`` (see ``task_row_locked``)."""
+    now = (
+        Task.objects.select_for_update()
+        .filter(pk=task.pk)
+        .values_list("status", "owner_id")
+        .first()
+    )
+    if now is None or now[0] in (STATUS.DONE, STATUS.CANCELED):
+        raise PermissionDenied(_("This task is already done."))
+    if now != (STATUS.ASSIGNED, user.pk):
+        raise PermissionDenied(_("This task is not yours."))
 
 
 class _ObjectPermissions:
