@@ -1,5 +1,5 @@
 """Demo declarations at every step, so a leader who logs in finds real work: waiting for
-review, returned, escalated, approved and rejected, across several departments.
+review, returned, escalated, approved, rejected and withdrawn, across several departments.
 
 They go through the same flow nodes and services as the pages. Idempotent: each demo
 declaration is recognised by its description."""
@@ -18,13 +18,13 @@ from PIL import Image
 from flows.flows import DeclarationFlow
 from flows.forms import DeclarationItemForm
 from flows.models import Declaration
-from flows.services import declaration_review, declaration_submit
+from flows.services import declaration_review, declaration_submit, declaration_withdraw
 from points.demo.seed import SeedResult
 from points.models import Member, RuleItem
 from points.periods import organisation_today
 
 # (declaring member, rule code, points or None for fixed, description, decisions)
-# decisions: a list of actions by whoever reviews next.
+# decisions: a list of actions by whoever reviews next ("withdraw": the member withdraws).
 DEMO_DECLARATIONS: list[tuple[str, str, int | None, str, list[str]]] = [
     ("member", "PERF-004", None, "夜班及时观察烘干机，避免衣物受损（演示：待审核）", []),
     ("E0006", "SUG-001", 30, "提出工装改进建议，节约工时（演示：待审核）", []),
@@ -32,6 +32,7 @@ DEMO_DECLARATIONS: list[tuple[str, str, int | None, str, list[str]]] = [
     ("E0070", "SUG-001", 80, "合理化建议降低废品率（演示：已上报）", ["approve"]),
     ("E0100", "QLT-006", None, "协助质检部复检，发现两处缺陷（演示：已批准）", ["approve"]),
     ("E0130", "QLT-004", None, "打包数目准确，无差错（演示：已驳回）", ["reject"]),
+    ("E0160", "SUG-001", 20, "提出节水建议，选错了规则（演示：已撤回）", ["withdraw"]),
 ]
 
 
@@ -107,7 +108,12 @@ def seed_declarations(result: SeedResult) -> None:
             continue
         result.count("declarations", True)
         for action in decisions:
-            _decide(declaration, action)
+            if action == "withdraw":
+                declaration_withdraw(
+                    declaration=declaration, user=member.user, reason="演示：选错了规则，撤回重报"
+                )
+            else:
+                _decide(declaration, action)
 
 
 DEMO_NOTICES: list[tuple[str, list[str], str, int, str]] = [

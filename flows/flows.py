@@ -35,6 +35,14 @@ class ScopedViewMixin:
             return False
         return obj is None or bool(self.visible_to(user).filter(process=obj).exists())  # type: ignore[attr-defined]
 
+    def cancel_open(self, process: Any) -> None:
+        """Its record was withdrawn: cancel the process and its open task (called by the
+        record's service in its transaction, after ``task_rows_lock``)."""
+        from viewflow.workflow.status import PROCESS
+
+        if process.status not in (PROCESS.DONE, PROCESS.CANCELED):
+            self.cancel(process)  # type: ignore[attr-defined]
+
 
 class DeclarationFlow(ScopedViewMixin, flow.Flow):
     process_title = _("Declaration")
@@ -310,7 +318,7 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
     takes the approval from the HR queue (an object permission on the organisation, so the
     queue never crosses organisations) and approves or rejects with a refund; an approved
     redemption waits in the queue to be fulfilled. The member may cancel before
-    fulfilment (``cancel_for_member``): refunded, and the open task leaves the queue."""
+    fulfilment (``cancel_open``): refunded, and the open task leaves the queue."""
 
     process_title = _("Redemption")
     process_description = _("Spend points on a reward from the points shop.")
@@ -348,14 +356,6 @@ class RedemptionFlow(ScopedViewMixin, flow.Flow):
             .get()
         )
         return bool(status == RedemptionStatus.APPROVED)
-
-    def cancel_for_member(self, process: Any) -> None:
-        """The member withdrew: cancel the open approval or fulfilment task and the
-        process (called by ``flows.redemption.redemption_cancel`` in its transaction)."""
-        from viewflow.workflow.status import PROCESS
-
-        if process.status not in (PROCESS.DONE, PROCESS.CANCELED):
-            self.cancel(process)
 
     def visible_to(self, user: Any) -> Any:
         from flows.redemption import redemption_visible_to

@@ -27,6 +27,7 @@ from flows.models import (
     Summary,
     SummaryStatus,
 )
+from flows.services import declaration_may_withdraw
 from points.roles import Role
 from points.selectors.org import member_name_of, user_roles
 from points.selectors.shop import redeemable_balance
@@ -69,6 +70,7 @@ def _declaration(process_id: int, user: Any) -> Record | None:
             "declaration": declaration,
             "items": items,
             "total": sum(item.signed_total for item in items),
+            "may_withdraw": declaration_may_withdraw(declaration=declaration, user=user),
         },
     )
 

@@ -253,7 +253,7 @@ def redemption_cancel(*, redemption: Redemption, user: Any, reason: str = "") ->
     if redemption.process_id is not None:
         from flows.flows import RedemptionFlow
 
-        RedemptionFlow.instance.cancel_for_member(redemption.process)
+        RedemptionFlow.instance.cancel_open(redemption.process)
     _audit(redemption, user, "redemption.cancel", reason=reason, refund=redemption.refund_entry_id)
     _notify(
         redemption.member.user,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from flows.evidence import evidence_store
 from flows.forms import DeclarationItemForm
-from flows.models import Declaration, DeclarationStatus
+from flows.models import DECLARATION_UNDECIDED, Declaration, DeclarationStatus
 from points.models import AuditEvent, Member, MemberStatus
 from points.periods import month_start, organisation_today
 from points.roles import Role
@@ -360,6 +360,66 @@ def declaration_resubmit(
         member=declaration.member,
         object_repr=str(declaration)[:200],
         data={"declaration": declaration.pk},
+    )
+    return declaration
+
+
+def declaration_may_withdraw(*, declaration: Declaration, user: Any) -> bool:
+    """The member it is about, or whoever declared for them, while it is not decided."""
+    return declaration.status in DECLARATION_UNDECIDED and user.pk in (
+        declaration.member.user_id,
+        declaration.submitted_by_id,
+    )
+
+
+@transaction.atomic
+def declaration_withdraw(*, declaration: Declaration, user: Any, reason: str = "") -> Declaration:
+    """The member (or whoever declared for them) takes back a declaration not decided yet:
+    waiting for review, escalated, or returned to them. Its open task and process are
+    cancelled, so it leaves the reviewer's inbox; nothing of it reaches the pending pool.
+    The open task's row is locked before the declaration's, the order every task action
+    takes (``flows.tasklock``): a reviewer deciding at the same moment either decides
+    first (and this is refused) or finds the task cancelled."""
+    from flows.flows import DeclarationFlow
+    from flows.tasklock import task_rows_lock
+
+    if declaration.process_id is not None:
+        task_rows_lock(process_id=declaration.process_id)
+    declaration = (
+        Declaration.objects.select_for_update(of=("self",))
+        .select_related("member", "organisation", "reviewer", "process")
+        .get(pk=declaration.pk)
+    )
+    if user.pk not in (declaration.member.user_id, declaration.submitted_by_id):
+        raise PermissionDenied(
+            _("Only the member or whoever declared for them may withdraw this declaration.")
+        )
+    if declaration.status not in DECLARATION_UNDECIDED:
+        raise ValidationError(
+            _("This declaration was %(outcome)s already: it can no longer be withdrawn.")
+            % {"outcome": declaration.get_status_display()}
+        )
+    waiting_for_review = declaration.status != DeclarationStatus.RETURNED
+    reason = reason.strip()[:500]
+    declaration.status = DeclarationStatus.WITHDRAWN
+    declaration.decision_reason = reason
+    declaration.save(update_fields=["status", "decision_reason", "updated_at"])
+    if declaration.process is not None:
+        DeclarationFlow.instance.cancel_open(declaration.process)
+    if waiting_for_review and declaration.reviewer is not None:
+        _notify(
+            declaration.reviewer,
+            _("A declaration was withdrawn"),
+            _("%(member)s's declaration #%(number)s was withdrawn; it left your inbox.")
+            % {"member": declaration.member.name, "number": declaration.pk},
+        )
+    AuditEvent.objects.create(
+        organisation=declaration.organisation,
+        actor=user,
+        action="declaration.withdraw",
+        member=declaration.member,
+        object_repr=str(declaration)[:200],
+        data={"declaration": declaration.pk, "reason": reason},
     )
     return declaration
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
+from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
 from flows.choices import Offered
@@ -28,10 +29,12 @@ from flows.services import (
     ReviewAction,
     declarable_scope,
     declaration_may_submit_for,
+    declaration_may_withdraw,
     declaration_resubmit,
     declaration_review,
     declaration_submit,
     declaration_visible_to,
+    declaration_withdraw,
     nobody_could_review,
     notice_issue,
     notice_scope,
@@ -434,6 +437,74 @@ class DeclarationReviseView(View):
             % {"reviewer": person_name(user=declaration.reviewer)},
         )
         return HttpResponseRedirect(activation.get_success_url(request))
+
+
+class DeclarationWithdrawForm(forms.Form):
+    """The declarant's withdrawal: an optional reason, and the confirmation that only the
+    confirmation page's button sends."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("reason (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(
+        required=True,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": gettext_lazy(
+                "Nothing was withdrawn: to withdraw, press “Yes, withdraw it” on this page."
+            )
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def declaration_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The member, or whoever declared for them, takes back a declaration not decided yet:
+    a GET asks them to confirm; the confirmed POST withdraws it. Anyone else: 404."""
+    declaration = (
+        declaration_visible_to(user=request.user)
+        .filter(pk=pk)
+        .select_related("member", "process")
+        .first()
+    )
+    if declaration is None or request.user.pk not in (
+        declaration.member.user_id,
+        declaration.submitted_by_id,
+    ):
+        raise Http404
+    went_to = (
+        reverse("declarations:declaration:process_detail", args=[declaration.process_id])
+        if declaration.process_id is not None
+        else reverse("declarations:declaration:index")
+    )
+    data = request.POST if request.method == "POST" else None
+    form = DeclarationWithdrawForm(data, initial={"confirm": True})
+    if form.is_valid():
+        try:
+            declaration_withdraw(
+                declaration=declaration, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("Declaration #%(number)s was withdrawn.") % {"number": declaration.pk},
+            )
+        return HttpResponseRedirect(went_to)
+    return render(
+        request,
+        "flows/declaration_withdraw.html",
+        {
+            "declaration": declaration,
+            "form": form,
+            "may_withdraw": declaration_may_withdraw(declaration=declaration, user=request.user),
+            "went_to": went_to,
+        },
+    )
 
 
 class MyDeclarationsView(ListView):

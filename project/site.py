@@ -26,7 +26,7 @@ from flows.imports_views import ImportViewset
 from flows.inbox import ArchiveView, FlowTasksView, InboxView, QueueView
 from flows.mypoints_views import MyPointsViewset
 from flows.records import process_record
-from flows.views import MyDeclarationsView, NoticeListView
+from flows.views import MyDeclarationsView, NoticeListView, declaration_withdraw_view
 from points.audit_views import AUDIT_READERS, AuditLogView
 from points.ids import id_from
 from points.prize_views import PrizeAwardListView, prize_award_paid
@@ -108,6 +108,7 @@ class DeclarationViewset(ScopedFlowAppViewset):
     index_path = path("", MyDeclarationsView.as_view(), name="index")
     process_list_path = path("list/", MyDeclarationsView.as_view(), name="process_list")
     bulk_approve_path = path("bulk-approve/", BulkApproveView.as_view(), name="bulk_approve")
+    withdraw_path = path("withdraw/<int:pk>/", declaration_withdraw_view, name="withdraw")
 
 
 class NoticeViewset(ScopedFlowAppViewset):

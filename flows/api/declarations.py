@@ -25,6 +25,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -76,6 +77,7 @@ from flows.services import (
     declaration_review,
     declaration_submit,
     declaration_visible_to,
+    declaration_withdraw,
     notice_issue,
     notice_scope,
     notice_sign,
@@ -617,6 +619,10 @@ class DeclarationFilter(django_filters.FilterSet):
         fields = ["status", "member"]
 
 
+class WithdrawSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
 @extend_schema_view(
     list=extend_schema(
         description="Declarations you may see: your own, those you submitted or review, and "
@@ -682,6 +688,33 @@ class DeclarationViewSet(
         fresh = _declarations(Declaration.objects.filter(pk=declaration.pk)).get()
         data = self.get_serializer(fresh).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The declarant withdraws a declaration not decided yet",
+        request=WithdrawSerializer,
+        responses={200: DeclarationSerializer},
+        description=(
+            "Only the member it is about, or whoever declared for them (403 for others who "
+            "may see it); 400 `decided` once it is approved, rejected or withdrawn. Its open "
+            "task (review or revision) and process are cancelled; none of its points count."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        caller(request)
+        declaration = self.get_object()  # 404 before the body is read
+        body = WithdrawSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            declaration_withdraw(
+                declaration=declaration, user=request.user, reason=body.validated_data["reason"]
+            )
+        except ValidationError as error:
+            raise exceptions.ValidationError(
+                [exceptions.ErrorDetail(message, code="decided") for message in error.messages]
+            ) from error
+        fresh = _declarations(Declaration.objects.filter(pk=declaration.pk)).get()
+        return Response(self.get_serializer(fresh).data)
 
 
 # --- award notices -------------------------------------------------------------------------

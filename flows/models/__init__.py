@@ -1,5 +1,6 @@
 from .api import IdempotencyKey
 from .declarations import (
+    DECLARATION_UNDECIDED,
     AwardNotice,
     Declaration,
     DeclarationItem,
@@ -25,6 +26,7 @@ from .publicity import (
 from .redemption import Redemption, RedemptionStatus
 
 __all__ = [
+    "DECLARATION_UNDECIDED",
     "Appeal",
     "AppealStatus",
     "AwardNotice",

@@ -21,6 +21,15 @@ class DeclarationStatus(models.TextChoices):
     ESCALATED = "escalated", _("escalated")
     APPROVED = "approved", _("approved")
     REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+#: Not decided yet: the member (or whoever declared for them) may still withdraw it.
+DECLARATION_UNDECIDED = (
+    DeclarationStatus.SUBMITTED,
+    DeclarationStatus.ESCALATED,
+    DeclarationStatus.RETURNED,
+)
 
 
 class Declaration(models.Model):

@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "declaration.return": _("declaration returned for revision"),
     "declaration.escalate": _("declaration escalated"),
     "declaration.escalate_overdue": _("overdue review escalated"),
+    "declaration.withdraw": _("declaration withdrawn"),
     "notice.issue": _("notice issued"),
     "notice.sign": _("notice signed"),
     "notice.reject": _("notice rejected"),

@@ -895,3 +895,44 @@ def test_the_schema_documents_the_endpoints(db: Any, client: Any) -> None:
     for action in ("approve", "adjust", "reject", "return", "revise", "claim"):
         assert "409" in paths[f"/api/v1/tasks/{{id}}/{action}/"]["post"]["responses"]
     assert "/api/v1/tasks/queue/" in paths and "/api/v1/notices/" in paths
+
+
+# --- withdrawal ------------------------------------------------------------------------------
+
+
+def _withdraw_pending(org: Org, api: Any, rules: dict[str, Any]) -> int:
+    response = _declare_json(api, org.worker_a1, _item(rules["idea"], points=20))
+    assert response.status_code == 201, response.json()
+    return int(response.json()["id"])
+
+
+@pytest.mark.parametrize(("who", "status"), [("leader_a1", 403), ("hr", 403), ("worker_b", 404)])
+def test_only_the_declarant_withdraws_through_the_api(
+    org: Org, api: Any, rules: dict[str, Any], who: str, status: int
+) -> None:
+    """Others who may see it are refused (403); those who may not, 404; nothing changes."""
+    pk = _withdraw_pending(org, api, rules)
+    refused = api(getattr(org, who)).post(f"{DECLARATIONS}{pk}/withdraw/", {}, format="json")
+    assert refused.status_code == status
+    assert Declaration.objects.get(pk=pk).status == DeclarationStatus.SUBMITTED
+
+
+def test_the_declarant_withdraws_through_the_api_and_a_decided_one_is_refused(
+    org: Org, api: Any, rules: dict[str, Any]
+) -> None:
+    pk = _withdraw_pending(org, api, rules)
+    url = f"{DECLARATIONS}{pk}/withdraw/"
+    too_long = api(org.worker_a1).post(url, {"reason": "x" * 501}, format="json")
+    assert too_long.status_code == 400 and fields(too_long) == ["reason"]
+    response = api(org.worker_a1).post(url, {"reason": "报错了规则"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "withdrawn"
+    declaration = Declaration.objects.get(pk=pk)
+    assert declaration.decision_reason == "报错了规则"
+    review = Task.objects.get(process=declaration.process, flow_task=DeclarationFlow.review)
+    assert review.status == STATUS.CANCELED
+    assert AuditEvent.objects.filter(action="declaration.withdraw").count() == 1
+    again = api(org.worker_a1, lang="zh-hans").post(url, {}, format="json")
+    assert again.status_code == 400 and codes(again) == ["decided"]
+    assert again.json()["errors"][0]["message"] == "此申报已撤回，不能再撤回。"
+    assert AuditEvent.objects.filter(action="declaration.withdraw").count() == 1

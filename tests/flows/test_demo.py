@@ -19,8 +19,8 @@ def test_demo_declarations_at_every_step_and_a_full_inbox() -> None:
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
     statuses = set(Declaration.objects.values_list("status", flat=True))
-    assert statuses == {"submitted", "returned", "escalated", "approved", "rejected"}
-    assert Declaration.objects.count() == 6
+    assert statuses == {"submitted", "returned", "escalated", "approved", "rejected", "withdrawn"}
+    assert Declaration.objects.count() == 7
     departments = set(Declaration.objects.values_list("member__unit__parent__code", flat=True))
     assert len(departments) >= 2
 

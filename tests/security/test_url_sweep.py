@@ -239,6 +239,20 @@ case(
     allowed="worker_a1",
     why="a login without an active member may not declare",
 )
+# Withdrawing a declaration: only its declarant (the member, or whoever declared for them);
+# the reviewer and HR, who may see it, are refused as those who may not.
+case(
+    f"{D}/withdraw/<int:pk>/",
+    f"/{D}/withdraw/{{d_review}}/",
+    ("leader_a1", "hr", *OUT_D),
+    deny=NOT_FOUND,
+    methods=GET_POST,
+    data={"confirm": "1", "reason": "x"},
+    check="declaration_submitted:d_review",
+    allowed="worker_a1",
+    allow=frozenset({REDIRECT}),
+    allow_method="post",
+)
 # Self-approval: the declarant may not decide their own review, nor may worker B when the
 # review task of worker B's declaration was handed to worker B.
 R = f"{D}/<int:process_pk>/review/<int:task_pk>/execute/"
@@ -947,6 +961,25 @@ api(
     ("worker_b", "leader_b", "other_hr"),
     deny=NOT_FOUND,
     allowed="leader_a1",
+)
+# withdrawing: those who may not see it, 404; the reviewer and HR, who may, 403
+api(
+    "declarations/{pk}/withdraw/",
+    "declarations/{d_review}/withdraw/",
+    ("worker_b", "leader_b", "other_hr"),
+    deny=NOT_FOUND,
+    methods=("post",),
+    check="declaration_submitted:d_review",
+)
+api(
+    "declarations/{pk}/withdraw/",
+    "declarations/{d_review}/withdraw/",
+    ("leader_a1", "hr"),
+    deny=FORBIDDEN,
+    methods=("post",),
+    check="declaration_submitted:d_review",
+    allowed="worker_a1",
+    allow_method="post",
 )
 api(
     "notices/{pk}/",
