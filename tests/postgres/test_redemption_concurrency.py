@@ -21,6 +21,7 @@ from points.selectors.ledger import ledger_verify
 from tests.conftest import Org
 from tests.factories import TEST_PASSWORD
 from tests.flows.test_redemption import _decide
+from tests.postgres.at_once import Answers, Requests, rounds_at_once
 
 pytestmark = pytest.mark.postgres
 
@@ -103,56 +104,23 @@ def test_the_member_cancels_while_hr_approves_and_nothing_deadlocks() -> None:
         organisation=org.organisation, name="保温杯", points_cost=10, stock=ROUNDS
     )
     buyer, hr = _logged_in(member), _logged_in(org.hr)
-    go = threading.Barrier(3, timeout=60)
-    done = threading.Barrier(3, timeout=60)
-    urls = {"withdraw": "", "approve": ""}
-    answers: list[tuple[str, int]] = []
-    errors: list[BaseException] = []
 
-    def act(name: str, client: Client, data: dict[str, str]) -> None:
-        try:
-            for _round in range(ROUNDS):
-                go.wait()
-                try:
-                    answers.append((name, client.post(urls[name], data).status_code))
-                except BaseException as error:  # a 500 raises here
-                    errors.append(error)
-                done.wait()
-        except threading.BrokenBarrierError:
-            pass
-        finally:
-            connection.close()
+    def prepare(round_: int) -> Requests:
+        assert buyer.post(START, {"reward": reward.pk, "note": ""}).status_code == 302
+        redemption = RedemptionModel.objects.latest("pk")
+        task = _task(RedemptionFlow.approve, redemption)
+        assert hr.post(_task_url(task, "assign")).status_code == 302
+        return {
+            "withdraw": (f"{LIST}withdraw/{redemption.pk}/", {"confirm": "yes"}),
+            "approve": (_task_url(task), {"decision": "approve", "reason": ""}),
+        }
 
-    threads = [
-        threading.Thread(target=act, args=("withdraw", buyer, {"confirm": "yes"}), daemon=True),
-        threading.Thread(
-            target=act, args=("approve", hr, {"decision": "approve", "reason": ""}), daemon=True
-        ),
-    ]
-    connection.close()
-    for thread in threads:
-        thread.start()
-    try:
-        for round_ in range(ROUNDS):
-            assert buyer.post(START, {"reward": reward.pk, "note": ""}).status_code == 302
-            redemption = RedemptionModel.objects.latest("pk")
-            task = _task(RedemptionFlow.approve, redemption)
-            assert hr.post(_task_url(task, "assign")).status_code == 302
-            urls["withdraw"] = f"{LIST}withdraw/{redemption.pk}/"
-            urls["approve"] = _task_url(task)
-            go.wait()
-            done.wait()
-            redemption.refresh_from_db()
-            report = f"round {round_}: {answers[-2:]}, {[repr(e)[:300] for e in errors][:2]}"
-            assert errors == [], report
-            assert redemption.status == RedemptionStatus.CANCELLED, report
-            assert redemption.refund_entry is not None, report
-    finally:
-        go.abort()
-        done.abort()
-        for thread in threads:
-            thread.join(timeout=60)
-        connection.close()
+    def check(round_: int, answers: Answers) -> None:
+        redemption = RedemptionModel.objects.latest("pk")
+        assert redemption.status == RedemptionStatus.CANCELLED, (round_, answers)
+        assert redemption.refund_entry is not None, (round_, answers)
+
+    rounds_at_once([("withdraw", buyer), ("approve", hr)], ROUNDS, prepare, check)
     assert Account.objects.get(member=member).redeemable == 500
     assert LedgerEntry.objects.filter(member=member, kind=EntryKind.REVERSAL).count() == ROUNDS
     assert ledger_verify() == []
