@@ -14,7 +14,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 from flows.models import Declaration, DeclarationItem, DeclarationStatus
 from points.models import AuditEvent
 from tests.conftest import Org
-from tests.factories import AuthorityTierFactory, RuleItemFactory
+from tests.factories import AuthorityTierFactory
 from tests.flows.test_declaration_flow import (
     _client,
     _decide,
@@ -27,17 +27,6 @@ from tests.flows.test_declaration_flow import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def idea(org: Org) -> Any:
-    return RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
-
-
 def _url(declaration: Declaration) -> str:
     return f"/declarations/declaration/withdraw/{declaration.pk}/"
 
@@ -47,7 +36,8 @@ def _withdraw(member: Any, declaration: Declaration, reason: str = "报错了规
 
 
 def _declared(org: Org, idea: Any, **kwargs: Any) -> Declaration:
-    assert _declare(org.worker_a1, idea, points=20, **kwargs).status_code == 302
+    """worker A1 declares ``idea`` (the shared fixed 10-point rule); leader A1 reviews."""
+    assert _declare(org.worker_a1, idea, **kwargs).status_code == 302
     return Declaration.objects.get()
 
 
@@ -90,7 +80,7 @@ def test_the_recorder_who_declared_withdraws_and_the_returned_one_too(org: Org, 
     """A returned declaration waits in its declarant's inbox to be revised: withdrawing it
     cancels that task; the reviewer, who has nothing waiting, is not told."""
     recorder = _client(org.recorder)
-    response = _declare(org.recorder, idea, points=20, for_member=org.worker_a1)
+    response = _declare(org.recorder, idea, for_member=org.worker_a1)
     assert response.status_code == 302
     declaration = Declaration.objects.get()
     assert _decide(org.leader_a1, "return", reason="请补充说明").status_code == 302
@@ -107,7 +97,7 @@ def test_the_recorder_who_declared_withdraws_and_the_returned_one_too(org: Org, 
 
 
 def test_an_escalated_declaration_is_withdrawn_from_the_next_level(org: Org, idea: Any) -> None:
-    AuthorityTierFactory(organisation=org.organisation, name="班组", max_points=10)
+    AuthorityTierFactory(organisation=org.organisation, name="班组", max_points=5)
     org.team_a1.authority_tier = org.organisation.authority_tiers.get()
     org.team_a1.save()
     declaration = _declared(org, idea)
