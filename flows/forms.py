@@ -87,6 +87,28 @@ class EvidenceField(forms.FileField):
         return [super(EvidenceField, self).clean(f, initial) for f in files]
 
 
+class ConfirmedForm(forms.Form):
+    """A confirmation page's form (cancel a redemption, withdraw a declaration): an optional
+    reason, and the confirmation that only the page's button sends. A POST without it (an
+    old page's button, a double tap) does nothing and shows the page again, with the
+    subclass's ``unconfirmed`` message."""
+
+    unconfirmed: Any = ""
+
+    reason = forms.CharField(
+        label=gettext_lazy("reason (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(required=True, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"confirm": True})
+        super().__init__(*args, **kwargs)
+        self.fields["confirm"].error_messages["required"] = self.unconfirmed
+
+
 class DeclarationItemForm(forms.ModelForm):
     required_css_class = "pts-required"  # marked on the page (a formset's inputs have no
     # ``required``: an extra item may stay empty)

@@ -18,6 +18,7 @@ from django.views import View
 from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
+from flows.forms import ConfirmedForm
 from flows.models import Redemption
 from flows.once import Once
 from flows.redemption import (
@@ -347,25 +348,11 @@ class RedemptionListView(ListView):
         return context
 
 
-class WithdrawForm(forms.Form):
-    """The member's cancellation: an optional reason, and the confirmation that only the
-    confirmation page's button sends. A POST without it (an old list page's button, a
-    double tap) cancels nothing and shows the page again with the reason."""
+class WithdrawForm(ConfirmedForm):
+    """The member's cancellation (``ConfirmedForm``)."""
 
-    reason = forms.CharField(
-        label=gettext_lazy("reason (optional)"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    confirm = forms.BooleanField(
-        required=True,
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": gettext_lazy(
-                "Nothing was cancelled: to cancel, press “Yes, cancel and refund” on this page."
-            )
-        },
+    unconfirmed = gettext_lazy(
+        "Nothing was cancelled: to cancel, press “Yes, cancel and refund” on this page."
     )
 
 
@@ -385,7 +372,7 @@ def redemption_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     if redemption is None:
         raise Http404
     data = request.POST if request.method == "POST" else None
-    form = WithdrawForm(data, initial={"confirm": True})
+    form = WithdrawForm(data)
     if form.is_valid():
         try:
             redemption_cancel(

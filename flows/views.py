@@ -21,7 +21,7 @@ from django.views.generic import ListView
 
 from flows.choices import Offered
 from flows.evidence import MB, evidence_uploaded_today
-from flows.forms import AwardNoticeForm, DeclarationItemForm
+from flows.forms import AwardNoticeForm, ConfirmedForm, DeclarationItemForm
 from flows.member_search import offer_by_search, search_above
 from flows.models import Declaration, Evidence, NoticeStatus, NotificationPreference
 from flows.once import Once
@@ -439,24 +439,11 @@ class DeclarationReviseView(View):
         return HttpResponseRedirect(activation.get_success_url(request))
 
 
-class DeclarationWithdrawForm(forms.Form):
-    """The declarant's withdrawal: an optional reason, and the confirmation that only the
-    confirmation page's button sends."""
+class DeclarationWithdrawForm(ConfirmedForm):
+    """The declarant's withdrawal (``ConfirmedForm``)."""
 
-    reason = forms.CharField(
-        label=gettext_lazy("reason (optional)"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    confirm = forms.BooleanField(
-        required=True,
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": gettext_lazy(
-                "Nothing was withdrawn: to withdraw, press “Yes, withdraw it” on this page."
-            )
-        },
+    unconfirmed = gettext_lazy(
+        "Nothing was withdrawn: to withdraw, press “Yes, withdraw it” on this page."
     )
 
 
@@ -481,7 +468,7 @@ def declaration_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
         else reverse("declarations:declaration:index")
     )
     data = request.POST if request.method == "POST" else None
-    form = DeclarationWithdrawForm(data, initial={"confirm": True})
+    form = DeclarationWithdrawForm(data)
     if form.is_valid():
         try:
             declaration_withdraw(
