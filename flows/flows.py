@@ -37,7 +37,7 @@ class ScopedViewMixin:
 
     def cancel_open(self, process: Any) -> None:
         """Its record was withdrawn: cancel the process and its open task (called by the
-        record's service in its transaction, after ``task_rows_lock``)."""
+        record's service in its transaction, after ``tasks_then_record_lock``)."""
         from viewflow.workflow.status import PROCESS
 
         if process.status not in (PROCESS.DONE, PROCESS.CANCELED):

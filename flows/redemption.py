@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from flows.models import Redemption, RedemptionStatus
 from flows.models.redemption import OPEN
-from flows.tasklock import task_rows_lock
+from flows.tasklock import tasks_then_record_lock
 from points.models import AuditEvent, EntryKind, Member, MemberStatus, Reward
 from points.periods import organisation_today
 from points.roles import Role
@@ -236,9 +236,10 @@ def redemption_cancel(*, redemption: Redemption, user: Any, reason: str = "") ->
     """The member withdraws before fulfilment: refunded, and the process's open task is
     cancelled (so it leaves HR's queue). The open task's row is locked before the
     redemption's, the order every task action takes (``flows.tasklock``)."""
-    if redemption.process_id is not None:
-        task_rows_lock(process_id=redemption.process_id)
-    redemption = _lock(redemption)
+    locked = redemption
+    redemption = tasks_then_record_lock(
+        process_id=redemption.process_id, lock_record=lambda: _lock(locked)
+    )
     member = member_for_user(user=user)
     if member is None or member.pk != redemption.member_id:
         raise PermissionDenied(_("Only the member who redeemed may cancel."))

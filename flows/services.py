@@ -23,6 +23,7 @@ from points.selectors.org import (
     member_superior,
     members_in_scope,
     members_without_superior,
+    person_name,
     unit_ancestors,
     user_roles,
 )
@@ -381,19 +382,23 @@ def declaration_withdraw(*, declaration: Declaration, user: Any, reason: str = "
     takes (``flows.tasklock``): a reviewer deciding at the same moment either decides
     first (and this is refused) or finds the task cancelled."""
     from flows.flows import DeclarationFlow
-    from flows.tasklock import task_rows_lock
+    from flows.tasklock import tasks_then_record_lock
 
-    if declaration.process_id is not None:
-        task_rows_lock(process_id=declaration.process_id)
-    declaration = (
-        Declaration.objects.select_for_update(of=("self",))
-        .select_related("member", "organisation", "reviewer", "process")
-        .get(pk=declaration.pk)
+    pk = declaration.pk
+    declaration = tasks_then_record_lock(
+        process_id=declaration.process_id,
+        lock_record=lambda: (
+            Declaration.objects.select_for_update(of=("self",))
+            .select_related("member__user", "organisation", "reviewer", "submitted_by", "process")
+            .get(pk=pk)
+        ),
     )
     if user.pk not in (declaration.member.user_id, declaration.submitted_by_id):
         raise PermissionDenied(
             _("Only the member or whoever declared for them may withdraw this declaration.")
         )
+    if declaration.status == DeclarationStatus.WITHDRAWN:
+        return declaration  # withdrawn already (a double tap, a retried call): done
     if declaration.status not in DECLARATION_UNDECIDED:
         raise ValidationError(
             _("This declaration was %(outcome)s already: it can no longer be withdrawn.")
@@ -406,12 +411,28 @@ def declaration_withdraw(*, declaration: Declaration, user: Any, reason: str = "
     declaration.save(update_fields=["status", "decision_reason", "updated_at"])
     if declaration.process is not None:
         DeclarationFlow.instance.cancel_open(declaration.process)
+    said = {
+        "member": declaration.member.name,
+        "number": declaration.pk,
+        "by": person_name(user=user),
+        "reason": reason or _("No reason was given."),
+    }
     if waiting_for_review and declaration.reviewer is not None:
         _notify(
             declaration.reviewer,
             _("A declaration was withdrawn"),
-            _("%(member)s's declaration #%(number)s was withdrawn; it left your inbox.")
-            % {"member": declaration.member.name, "number": declaration.pk},
+            _(
+                "%(by)s withdrew %(member)s's declaration #%(number)s; it left your inbox. "
+                "Reason: %(reason)s"
+            )
+            % said,
+        )
+    # the member and whoever declared for them: the one who did not withdraw it is told
+    for other in {declaration.member.user, declaration.submitted_by} - {user, None}:
+        _notify(
+            other,
+            _("A declaration was withdrawn"),
+            _("%(by)s withdrew %(member)s's declaration #%(number)s. Reason: %(reason)s") % said,
         )
     AuditEvent.objects.create(
         organisation=declaration.organisation,

@@ -4,7 +4,8 @@ Every way of acting on a human task takes the task's row lock before its service
 the record (declaration, notice, summary, appeal, redemption): the REST API in
 ``flows.api.base.task_activation``; the pages of ``LockedView`` nodes through
 ``task_row_locked``; services that cancel a process's tasks (a member withdrawing a
-redemption) through ``task_rows_lock``; and the review deadline job. viewflow's own page
+redemption or a declaration) through ``tasks_then_record_lock``; and the review deadline
+job. viewflow's own page
 locks nothing and writes the task row only at the end, so a page and an API call acting
 on one task at once took the two locks in opposite orders and deadlocked.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from viewflow import viewprop
@@ -23,19 +25,54 @@ from viewflow.workflow import flow
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+T = TypeVar("T")
+
 #: The states a task can be acted on in.
 ACTIONABLE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 
 
-def task_rows_lock(*, process_id: int) -> None:
+def task_rows_lock(*, process_id: int) -> list[int]:
     """Lock the rows of a process's open tasks, in key order, until the transaction ends:
-    for a service that acts on the record and then cancels or completes its tasks."""
-    list(
+    for a service that acts on the record and then cancels or completes its tasks. Returns
+    their ids."""
+    return list(
         Task.objects.select_for_update()
         .filter(process_id=process_id, status__in=ACTIONABLE)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+#: How often ``tasks_then_record_lock`` tries before it gives up (each retry means another
+#: request changed the process's tasks in between: a second is rarer still).
+LOCK_ATTEMPTS = 5
+
+
+def tasks_then_record_lock(*, process_id: int | None, lock_record: Callable[[], T]) -> T:
+    """Lock a process's open task rows, then its record (``lock_record()``), in that order,
+    until the transaction ends; for a service that cancels the process (a withdrawal).
+
+    While this waits for the task rows, the request holding them may finish its task and
+    create the next one (a review that escalates, a revision sent back): that new row was
+    not locked here, and locking it after the record would take the two locks in the
+    other order (a deadlock with its new owner acting at once). So once the record is
+    locked (no task can be created without it), the open tasks are read again; if they
+    changed, both locks are given back (the savepoint) and taken again."""
+    if process_id is None:
+        return lock_record()
+    for _attempt in range(LOCK_ATTEMPTS):
+        with transaction.atomic():  # a savepoint: rolled back, it releases its row locks
+            locked = task_rows_lock(process_id=process_id)
+            record = lock_record()
+            open_now = list(
+                Task.objects.filter(process_id=process_id, status__in=ACTIONABLE)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if open_now == locked:
+                return record
+            transaction.set_rollback(True)
+    raise ValidationError(_("This changed while you were acting on it; try again."))
 
 
 def task_row_locked(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -165,6 +202,47 @@ class LockedView(flow.View):  # type: ignore[misc]
         """The claim and give-back pages show the task's record: only to those who may see
         its process (one who lost the role that let them see it keeps no window on it)."""
         return bool(self.flow_class.instance.has_view_permission(user, task.process))
+
+    @property
+    def view_path(self) -> Any:
+        """viewflow's task page; a task cancelled since it was listed (its record was
+        withdrawn) sends the user to its process page with a message saying so, where
+        viewflow answered 403 with its internal error ("no transition from CANCELED")."""
+        from django.urls import path
+        from viewflow.workflow.flow.utils import wrap_view
+
+        page = wrap_view(self, self.view)
+
+        @wraps(page)
+        def execute(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                return page(request, *args, **kwargs)
+            except PermissionDenied:
+                cancelled = self._cancelled_since(request, kwargs)
+                if cancelled is None:
+                    raise
+                return cancelled
+
+        return path(f"<int:process_pk>/{self.name}/<int:task_pk>/execute/", execute, name="execute")
+
+    def _cancelled_since(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        from django.contrib import messages
+        from django.http import HttpResponseRedirect
+
+        task = (
+            Task.objects.filter(
+                pk=kwargs.get("task_pk"), process_id=kwargs.get("process_pk"), flow_task=self
+            )
+            .select_related("process")
+            .first()
+        )
+        if task is None or task.status != STATUS.CANCELED or not self._sees(request.user, task):
+            return None
+        messages.info(
+            request, _("This task was cancelled (its record was withdrawn): nothing is left to do.")
+        )
+        flow_page = self.flow_class.instance.reverse("process_detail", args=[task.process_id])
+        return HttpResponseRedirect(flow_page)
 
     @viewprop
     def assign_view(self) -> Any:

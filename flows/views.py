@@ -487,6 +487,9 @@ def declaration_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
         "flows/declaration_withdraw.html",
         {
             "declaration": declaration,
+            "items": declaration.items.select_related("rule_item")
+            .prefetch_related("evidence")
+            .order_by("pk"),
             "form": form,
             "may_withdraw": declaration_may_withdraw(declaration=declaration, user=request.user),
             "went_to": went_to,

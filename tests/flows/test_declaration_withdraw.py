@@ -50,6 +50,7 @@ def test_the_member_withdraws_a_declaration_waiting_for_review(org: Org, idea: A
     confirm = member.get(_url(declaration))
     assert confirm.status_code == 200
     assert "撤回申报" in confirm.content.decode()
+    assert "合理化建议" in confirm.content.decode(), "the page shows what is withdrawn"
     assert Declaration.objects.get().status == DeclarationStatus.SUBMITTED, "a GET only asks"
 
     response = member.post(_url(declaration), {"confirm": "1", "reason": "报错了规则"})
@@ -66,14 +67,24 @@ def test_the_member_withdraws_a_declaration_waiting_for_review(org: Org, idea: A
     inbox = _client(org.leader_a1).get("/declarations/declaration/inbox/").content.decode()
     assert f"/{task.pk}/" not in inbox
     told = org.leader_a1.user.notifications.get(subject="有申报被撤回")
-    assert f"#{declaration.pk}" in told.body
+    assert f"#{declaration.pk}" in told.body and "理由：报错了规则" in told.body
+    assert not org.worker_a1.user.notifications.filter(subject="有申报被撤回").exists()
     audit = AuditEvent.objects.get(action="declaration.withdraw")
     assert audit.actor == org.worker_a1.user and audit.data["reason"] == "报错了规则"
-    # the reviewer's open page, sent after the withdrawal, acts on nothing
-    assert _client(org.leader_a1).post(_task_url(task), {"action": "approve"}).status_code == 403
+    # the reviewer's page, opened or sent after the withdrawal, acts on nothing and says why
+    leader = _client(org.leader_a1)
+    for sent in (leader.get(_task_url(task)), leader.post(_task_url(task), {"action": "approve"})):
+        assert sent.status_code == 302
+        assert sent["Location"] == f"/declarations/declaration/{declaration.process_id}/"
+        assert _said(sent)[-1] == "此任务已取消（其记录已撤回），无需再处理。"
     assert not DeclarationItem.objects.filter(pool_month__isnull=False).exists()
     page = member.get(f"/declarations/declaration/{declaration.process_id}/").content.decode()
     assert "已撤回" in page and _url(declaration) not in page
+    assert "撤回理由" in page, "the member's reason is not shown as the reviewer's"
+    # sent again (a double tap): it is withdrawn, and nothing more is written
+    again = member.post(_url(declaration), {"confirm": "1", "reason": "报错了规则"})
+    assert again.status_code == 302 and _said(again) == [f"申报 #{declaration.pk} 已撤回。"]
+    assert AuditEvent.objects.filter(action="declaration.withdraw").count() == 1
 
 
 def test_the_recorder_who_declared_withdraws_and_the_returned_one_too(org: Org, idea: Any) -> None:
@@ -94,6 +105,9 @@ def test_the_recorder_who_declared_withdraws_and_the_returned_one_too(org: Org, 
     assert declaration.status == DeclarationStatus.WITHDRAWN
     assert revise.status == STATUS.CANCELED
     assert not org.leader_a1.user.notifications.filter(subject="有申报被撤回").exists()
+    # the member whose points they were is told; the recorder, who withdrew it, is not
+    assert org.worker_a1.user.notifications.filter(subject="有申报被撤回").count() == 1
+    assert not org.recorder.user.notifications.filter(subject="有申报被撤回").exists()
 
 
 def test_an_escalated_declaration_is_withdrawn_from_the_next_level(org: Org, idea: Any) -> None:

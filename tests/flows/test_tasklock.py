@@ -4,6 +4,8 @@ PostgreSQL tests of concurrent approvals and withdrawals show the deadlock other
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group
 from guardian.shortcuts import assign_perm
@@ -64,3 +66,51 @@ def test_primed_permissions_match_viewflow_s_own_reading(org: Org, other_org: Or
     assert set(fresh._viewflow_per_object_perm_cache) == viewflows
     assert f"points.handle_redemption_{other_org.organisation.pk}" in viewflows
     assert list(Task.objects.user_queue(fresh)) == unprimed
+
+
+@pytest.mark.django_db
+def test_a_task_created_between_the_two_locks_takes_them_again(org: Org, idea: Any) -> None:
+    """``tasks_then_record_lock``: when the process's open tasks change while it waits (a
+    review that escalated, a revision sent back: a new task row it did not lock), it gives
+    both locks back and takes them again, so the new row is locked before the record; if
+    they keep changing, the user is asked to try again and nothing is written."""
+    from django.core.exceptions import ValidationError
+
+    from flows.models import Declaration
+    from flows.tasklock import LOCK_ATTEMPTS, tasks_then_record_lock
+    from tests.flows.test_declaration_flow import _declare
+
+    assert _declare(org.worker_a1, idea).status_code == 302
+    declaration = Declaration.objects.get()
+    review = Task.objects.get(process=declaration.process, flow_task=DeclarationFlow.review)
+    calls: list[int] = []
+
+    def lock_record(changes: int) -> Declaration:
+        calls.append(1)
+        if len(calls) <= changes:  # another request finished the task and made the next
+            Task.objects.create(
+                process=declaration.process,
+                flow_task=DeclarationFlow.review,
+                status="ASSIGNED",
+                owner=org.leader_a.user,
+            )
+        return Declaration.objects.select_for_update().get(pk=declaration.pk)
+
+    assert (
+        tasks_then_record_lock(
+            process_id=declaration.process_id, lock_record=lambda: lock_record(1)
+        )
+        == declaration
+    )
+    assert len(calls) == 2, "taken again once"
+    # (made inside the first attempt here, the new task went with its savepoint)
+    assert list(Task.objects.filter(process=declaration.process, status="ASSIGNED")) == [review]
+
+    calls.clear()
+    with pytest.raises(ValidationError) as refused:
+        tasks_then_record_lock(
+            process_id=declaration.process_id, lock_record=lambda: lock_record(LOCK_ATTEMPTS)
+        )
+    assert len(calls) == LOCK_ATTEMPTS
+    assert refused.value.messages == ["您操作期间此事项已有变动，请重试。"]
+    assert Task.objects.filter(process=declaration.process, status="ASSIGNED").count() == 1
