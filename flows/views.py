@@ -514,9 +514,11 @@ class MyDeclarationsView(ListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        user = self.request.user
         for declaration in context["object_list"]:
             declaration.total = sum(item.signed_total for item in declaration.items.all())
-        context["may_declare"] = may_declare(self.request.user)
+            declaration.may_withdraw = declaration_may_withdraw(declaration=declaration, user=user)
+        context["may_declare"] = may_declare(user)
         return context
 
 

@@ -47,6 +47,11 @@ def test_the_member_withdraws_a_declaration_waiting_for_review(org: Org, idea: A
     member = _client(org.worker_a1)
     process_page = member.get(f"/declarations/declaration/{declaration.process_id}/")
     assert _url(declaration) in process_page.content.decode(), "the page offers it"
+    listed = member.get("/declarations/declaration/").content.decode()
+    assert _url(declaration) in listed and ">撤回</a>" in listed, "so does the list"
+    reviewers_list = _client(org.leader_a1).get("/declarations/declaration/").content.decode()
+    assert f">{declaration.pk}</a>" in reviewers_list, "the reviewer sees it..."
+    assert _url(declaration) not in reviewers_list, "...without the link"
     confirm = member.get(_url(declaration))
     assert confirm.status_code == 200
     assert "撤回申报" in confirm.content.decode()
@@ -80,6 +85,7 @@ def test_the_member_withdraws_a_declaration_waiting_for_review(org: Org, idea: A
     assert not DeclarationItem.objects.filter(pool_month__isnull=False).exists()
     page = member.get(f"/declarations/declaration/{declaration.process_id}/").content.decode()
     assert "已撤回" in page and _url(declaration) not in page
+    assert _url(declaration) not in member.get("/declarations/declaration/").content.decode()
     assert "撤回理由" in page, "the member's reason is not shown as the reviewer's"
     # sent again (a double tap): it is withdrawn, and nothing more is written
     again = member.post(_url(declaration), {"confirm": "1", "reason": "报错了规则"})
