@@ -76,3 +76,12 @@ class RuleItemFactory(factory.django.DjangoModelFactory):
     kind = "deduction"
     points_min = 5
     points_max = 5
+
+
+def idea_rule(organisation: Organisation) -> RuleItem:
+    """合理化建议: an award rule of 10 to 100 points each, for any unit, with no evidence
+    needed (the rule the race and phone tests declare)."""
+    rule: RuleItem = RuleItemFactory(
+        organisation=organisation, name="合理化建议", kind="award", points_min=10, points_max=100
+    )
+    return rule

@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     settled,
     small_targets,
 )
-from tests.factories import RuleItemFactory
+from tests.factories import idea_rule
 from tests.flows.test_declaration_flow import _declare
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +31,7 @@ def test_a_member_withdraws_a_declaration_on_a_phone(
     live_server: Any, transactional_db: Any
 ) -> None:
     org = Org("acme")
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
+    rule = idea_rule(org.organisation)
     assert _declare(org.worker_a1, rule, points=30).status_code == 302
     declaration = Declaration.objects.get()
     base = live_server.url

@@ -29,7 +29,7 @@ from flows.publicity import pending_pool
 from points.models import AuditEvent
 from points.selectors.ledger import ledger_verify
 from tests.conftest import Org
-from tests.factories import TEST_PASSWORD, RuleItemFactory
+from tests.factories import TEST_PASSWORD, idea_rule
 from tests.flows.test_declaration_flow import _declare, _task_url
 
 pytestmark = pytest.mark.postgres
@@ -90,13 +90,7 @@ def test_twenty_sessions_approving_one_review_task_approve_it_once(
     ways: tuple[str, ...], rounds: int
 ) -> None:
     org = Org("appr")
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
+    rule = idea_rule(org.organisation)
     declarant = _client(org.worker_a1)
     reviewers = [
         (way, _client(org.leader_a1) if way == "web" else _api_client(org.leader_a1))

@@ -16,7 +16,7 @@ from flows.flows import DeclarationFlow
 from flows.models import Declaration, IdempotencyKey
 from points.models import AuditEvent
 from tests.conftest import Org
-from tests.factories import RuleItemFactory
+from tests.factories import idea_rule
 from tests.flows.test_declaration_flow import _client
 from tests.flows.test_sent_once import DECLARE, _declaration, _token
 from tests.postgres.at_once import Answers, Requests, rounds_at_once
@@ -44,13 +44,7 @@ def _all_sent_where_the_first_went(answers: Answers) -> None:
 
 def test_a_form_sent_at_once_by_several_requests_declares_once() -> None:
     org = Org("once")
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
+    rule = idea_rule(org.organisation)
     page = _client(org.worker_a1)
     senders = [(f"sender {n}", _client(org.worker_a1)) for n in range(THREADS)]
 
@@ -76,13 +70,7 @@ def test_a_summary_sent_at_once_by_several_requests_gathers_once() -> None:
     from tests.flows.test_publicity import SUMMARY_START, _approved
 
     org = Org("once-summary")
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
+    rule = idea_rule(org.organisation)
     page = _client(org.hr)
     senders = [(f"sender {n}", _client(org.hr)) for n in range(THREADS)]
     rounds = 3

@@ -14,7 +14,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 from flows.flows import DeclarationFlow
 from flows.models import Declaration, DeclarationStatus
 from tests.conftest import Org
-from tests.factories import RuleItemFactory
+from tests.factories import idea_rule
 from tests.flows.test_declaration_flow import _client, _declare, _task_url
 from tests.postgres.at_once import Answers, Requests, rounds_at_once
 
@@ -28,13 +28,7 @@ DELAYS = (0.0, 0.01, 0.02, 0.3)
 
 def test_a_withdrawal_and_an_approval_at_once_end_one_way() -> None:
     org = Org("wd")
-    rule = RuleItemFactory(
-        organisation=org.organisation,
-        name="合理化建议",
-        kind="award",
-        points_min=10,
-        points_max=100,
-    )
+    rule = idea_rule(org.organisation)
     member, leader = _client(org.worker_a1), _client(org.leader_a1)
     outcomes: Counter[str] = Counter()
     refusals: Counter[int] = Counter()
