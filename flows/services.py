@@ -101,6 +101,12 @@ def _hand_to_flow(process: Any, declaration: Declaration) -> None:
         process.fresh_declaration = declaration
 
 
+def declaration_is_declarant(*, declaration: Declaration, user: Any) -> bool:
+    """The user is the member the declaration is about, or whoever declared for them: they
+    revise or withdraw it, and never review it."""
+    return user.pk in (declaration.member.user_id, declaration.submitted_by_id)
+
+
 @transaction.atomic
 def declaration_submit(
     *, user: Any, member: Member, item_forms: Sequence[DeclarationItemForm], process: Any = None
@@ -231,9 +237,8 @@ def declaration_review(
         .select_related("member__unit__authority_tier", "organisation", "submitted_by", "reviewer")
         .get(pk=declaration.pk)
     )
-    if user.pk != declaration.reviewer_id or user.pk in (
-        declaration.member.user_id,
-        declaration.submitted_by_id,
+    if user.pk != declaration.reviewer_id or declaration_is_declarant(
+        declaration=declaration, user=user
     ):
         raise PermissionDenied(_("You may not review this declaration."))
     if declaration.status not in (DeclarationStatus.SUBMITTED, DeclarationStatus.ESCALATED):
@@ -341,7 +346,7 @@ def declaration_resubmit(
     """The member (or the recorder who declared) edits a returned declaration and sends it
     back to the same reviewer."""
     declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
-    if user.pk not in (declaration.member.user_id, declaration.submitted_by_id):
+    if not declaration_is_declarant(declaration=declaration, user=user):
         raise PermissionDenied(_("You may not revise this declaration."))
     if declaration.status != DeclarationStatus.RETURNED:
         raise ValidationError(_("Only a returned declaration can be revised."))
@@ -367,9 +372,8 @@ def declaration_resubmit(
 
 def declaration_may_withdraw(*, declaration: Declaration, user: Any) -> bool:
     """The member it is about, or whoever declared for them, while it is not decided."""
-    return declaration.status in DECLARATION_UNDECIDED and user.pk in (
-        declaration.member.user_id,
-        declaration.submitted_by_id,
+    return declaration.status in DECLARATION_UNDECIDED and declaration_is_declarant(
+        declaration=declaration, user=user
     )
 
 
@@ -393,7 +397,7 @@ def declaration_withdraw(*, declaration: Declaration, user: Any, reason: str = "
             .get(pk=pk)
         ),
     )
-    if user.pk not in (declaration.member.user_id, declaration.submitted_by_id):
+    if not declaration_is_declarant(declaration=declaration, user=user):
         raise PermissionDenied(
             _("Only the member or whoever declared for them may withdraw this declaration.")
         )

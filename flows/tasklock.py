@@ -16,12 +16,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.urls import path
 from django.utils.translation import gettext as _
 from viewflow import viewprop
 from viewflow.workflow import flow
+from viewflow.workflow.flow.utils import wrap_view
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -35,9 +38,13 @@ def task_rows_lock(*, process_id: int) -> list[int]:
     """Lock the rows of a process's open tasks, in key order, until the transaction ends:
     for a service that acts on the record and then cancels or completes its tasks. Returns
     their ids."""
-    return list(
-        Task.objects.select_for_update()
-        .filter(process_id=process_id, status__in=ACTIONABLE)
+    return list(_open_task_ids(process_id).select_for_update())
+
+
+def _open_task_ids(process_id: int) -> Any:
+    """The ids of a process's open tasks, in key order (the order they are locked in)."""
+    return (
+        Task.objects.filter(process_id=process_id, status__in=ACTIONABLE)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -64,12 +71,7 @@ def tasks_then_record_lock(*, process_id: int | None, lock_record: Callable[[], 
         with transaction.atomic():  # a savepoint: rolled back, it releases its row locks
             locked = task_rows_lock(process_id=process_id)
             record = lock_record()
-            open_now = list(
-                Task.objects.filter(process_id=process_id, status__in=ACTIONABLE)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            if open_now == locked:
+            if list(_open_task_ids(process_id)) == locked:
                 return record
             transaction.set_rollback(True)
     raise ValidationError(_("This changed while you were acting on it; try again."))
@@ -208,9 +210,6 @@ class LockedView(flow.View):  # type: ignore[misc]
         """viewflow's task page; a task cancelled since it was listed (its record was
         withdrawn) sends the user to its process page with a message saying so, where
         viewflow answered 403 with its internal error ("no transition from CANCELED")."""
-        from django.urls import path
-        from viewflow.workflow.flow.utils import wrap_view
-
         page = wrap_view(self, self.view)
 
         @wraps(page)
@@ -226,9 +225,6 @@ class LockedView(flow.View):  # type: ignore[misc]
         return path(f"<int:process_pk>/{self.name}/<int:task_pk>/execute/", execute, name="execute")
 
     def _cancelled_since(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
-        from django.contrib import messages
-        from django.http import HttpResponseRedirect
-
         task = (
             Task.objects.filter(
                 pk=kwargs.get("task_pk"), process_id=kwargs.get("process_pk"), flow_task=self

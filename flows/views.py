@@ -28,6 +28,7 @@ from flows.once import Once
 from flows.services import (
     ReviewAction,
     declarable_scope,
+    declaration_is_declarant,
     declaration_may_submit_for,
     declaration_may_withdraw,
     declaration_resubmit,
@@ -452,14 +453,10 @@ def declaration_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The member, or whoever declared for them, takes back a declaration not decided yet:
     a GET asks them to confirm; the confirmed POST withdraws it. Anyone else: 404."""
     declaration = (
-        declaration_visible_to(user=request.user)
-        .filter(pk=pk)
-        .select_related("member", "process")
-        .first()
+        declaration_visible_to(user=request.user).filter(pk=pk).select_related("member").first()
     )
-    if declaration is None or request.user.pk not in (
-        declaration.member.user_id,
-        declaration.submitted_by_id,
+    if declaration is None or not declaration_is_declarant(
+        declaration=declaration, user=request.user
     ):
         raise Http404
     went_to = (
