@@ -92,7 +92,12 @@ def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]
         raise Http404
     with flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().select_related("process").get(pk=task_id)
-        if task.status in (STATUS.DONE, STATUS.CANCELED):
+        if task.status == STATUS.CANCELED:
+            raise Conflict(
+                _("This task was cancelled (its record was withdrawn): nothing is left to do."),
+                code="task_cancelled",
+            )
+        if task.status == STATUS.DONE:
             raise Conflict(_("This task is already done."), code="task_done")
         if task.status == STATUS.NEW and flow_task.can_assign(user, task):
             raise Conflict(_("Claim this task before you act on it."), code="task_not_claimed")

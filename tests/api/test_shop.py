@@ -362,7 +362,8 @@ def test_the_member_cancels_and_is_refunded(
     assert twice.status_code == 400 and codes(twice) == ["not_open"]
     # The cancelled task left HR's queue.
     gone = _act(api, org.hr, pk, "fulfil" if approved_first else "approve")
-    assert gone.status_code == 409 and codes(gone) == ["task_done"]
+    assert gone.status_code == 409 and codes(gone) == ["task_cancelled"]
+    assert gone.json()["errors"][0]["message"].startswith("This task was cancelled")
     assert LedgerEntry.objects.filter(kind=EntryKind.REVERSAL).count() == 1
     assert ledger_verify() == []
 

@@ -90,6 +90,23 @@ def test_a_task_already_decided_is_named_not_decided_twice(org: Org, idea: Any) 
     assert AuditEvent.objects.filter(action="declaration.approve").count() == 1
 
 
+def test_a_declaration_withdrawn_since_the_page_was_shown_is_named_so(org: Org, idea: Any) -> None:
+    _declare(org.worker_a1, idea)
+    _declare(org.worker_a1, idea)
+    first, second = _tasks(org.leader_a1.user)
+    withdrawn = Declaration.objects.get(process_id=first.process_id)
+    _client(org.worker_a1).post(
+        f"/declarations/declaration/withdraw/{withdrawn.pk}/", {"confirm": "1", "reason": "报错"}
+    )
+    response = _client(org.leader_a1).post(BULK, {"task": [first.pk, second.pk]}, follow=True)
+    shown = _messages(response)
+    assert "已批准 1 份；0 份超出您的权限，已转上一级审批。" in shown
+    assert f"未批准：#{first.pk}: 此任务已取消（其记录已撤回），无需再处理。" in shown
+    withdrawn.refresh_from_db()
+    assert withdrawn.status == DeclarationStatus.WITHDRAWN
+    assert not withdrawn.items.filter(pool_month__isnull=False).exists()
+
+
 @pytest.mark.parametrize("ticked", [[], ["x"], ["²"], [str(10**30)], ["-1"]])
 def test_nothing_ticked_says_so(org: Org, idea: Any, ticked: list[str]) -> None:
     """Nothing, or nothing that could be a task's number ("²" passes ``str.isdigit``)."""
