@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from flows.models import Appeal, AppealStatus, Declaration, Ruling
+from flows.models import Appeal, AppealStatus, Declaration, DeclarationStatus, Ruling
 from points.models import (
     EntryKind,
     LedgerEntry,
@@ -311,8 +311,11 @@ def _participation(
     members: QuerySet[Member], organisation: Organisation, month: date
 ) -> Participation:
     begin, end = _month_bounds(organisation, month)
+    # a withdrawn declaration (撤回) was taken back: its member did not take part by it
     declared = Exists(
-        Declaration.objects.filter(member=OuterRef("pk"), created_at__gte=begin, created_at__lt=end)
+        Declaration.objects.filter(
+            member=OuterRef("pk"), created_at__gte=begin, created_at__lt=end
+        ).exclude(status=DeclarationStatus.WITHDRAWN)
     )
     # What the shop spent is in the ledger, whatever the state of its requests.
     redeemed = Exists(

@@ -16,7 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flows.dashboards import distribution_bins
-from flows.models import Appeal
+from flows.models import Appeal, Declaration
 from points.models import EntryKind
 from points.roles import Role
 from tests.conftest import Org
@@ -165,6 +165,20 @@ def test_participation_counts_declarations_and_redemptions(
     # Last month nobody took part.
     html = login(org.hr).get(f"{URL}?month=2026-10").content.decode()
     assert _figure(html, "declared") == "0 (0.0%)"
+
+
+def test_a_withdrawn_declaration_is_not_taking_part(org: Org, login: Any, award: Any) -> None:
+    assert _declare(org.worker_a1, award, points=20).status_code == 302
+    assert _declare(org.worker_b, award, points=20).status_code == 302
+    html = login(org.hr).get(URL).content.decode()
+    assert _figure(html, "declared") == "2 (20.0%)"
+    withdrawn = Declaration.objects.get(member=org.worker_b)
+    response = login(org.worker_b).post(
+        f"/declarations/declaration/withdraw/{withdrawn.pk}/", {"confirm": "1", "reason": "报错"}
+    )
+    assert response.status_code == 302
+    html = login(org.hr).get(URL).content.decode()
+    assert _figure(html, "declared") == "1 (10.0%)"
 
 
 def test_pending_review_ages_per_reviewer(org: Org, login: Any, award: Any) -> None:
