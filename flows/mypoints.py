@@ -21,13 +21,14 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.urls import reverse
 
 from flows.models import (
+    DECLARATION_UNDECIDED,
     Appeal,
     Declaration,
     DeclarationItem,
-    DeclarationStatus,
     SummaryItem,
 )
 from flows.publicity import appeal_visible_to
+from flows.services import declaration_may_withdraw
 from points.models import LedgerEntry, Member, PeriodKind, PeriodTotal, Policy, PrizeTier
 from points.periods import month_start, organisation_today
 from points.selectors.ledger import Statement, member_statement
@@ -37,11 +38,6 @@ from points.selectors.prizes import prize_awards_for_member
 TREND_MONTHS = 12
 #: Rows of each short list (declarations, appeals, redemptions).
 SHORT_LIST = 5
-OPEN_DECLARATION_STATUSES = (
-    DeclarationStatus.SUBMITTED,
-    DeclarationStatus.RETURNED,
-    DeclarationStatus.ESCALATED,
-)
 
 
 @dataclass(frozen=True)
@@ -150,17 +146,26 @@ def reset_reminder(*, policy: Policy, today: date, balance: int) -> ResetReminde
     return ResetReminder(on=reset_on, days=days, balance=balance)
 
 
-def member_open_declarations(*, member: Member, limit: int = SHORT_LIST) -> list[Declaration]:
+def member_open_declarations(
+    *, user: Any, member: Member, limit: int = SHORT_LIST
+) -> list[Declaration]:
     """Declarations about the member still in review, returned or escalated, newest first,
-    with their items' rules (two queries)."""
-    return list(
-        Declaration.objects.filter(member=member, status__in=OPEN_DECLARATION_STATUSES)
+    with their items' rules (two queries); each says whether ``user`` may withdraw it
+    (``may_withdraw``)."""
+    declarations = list(
+        Declaration.objects.filter(member=member, status__in=DECLARATION_UNDECIDED)
         .select_related("reviewer")
         .prefetch_related(
             Prefetch("items", queryset=DeclarationItem.objects.select_related("rule_item"))
         )
         .order_by("-created_at", "-pk")[:limit]
     )
+    for declaration in declarations:
+        declaration.member = member  # the one read already, not a query a row
+        declaration.may_withdraw = declaration_may_withdraw(  # type: ignore[attr-defined]
+            declaration=declaration, user=user
+        )
+    return declarations
 
 
 def member_appeals(*, user: Any, member: Member, limit: int = SHORT_LIST) -> list[Appeal]:
@@ -236,7 +241,7 @@ def my_points(*, user: Any, member: Member, today: date | None = None) -> MyPoin
         statement=statement,
         trend=member_monthly_trend(member=member, last_month=day),
         reminder=reset_reminder(policy=member.organisation.policy, today=day, balance=balance),
-        open_declarations=member_open_declarations(member=member),
+        open_declarations=member_open_declarations(user=user, member=member),
         appeals=member_appeals(user=user, member=member),
         redemptions=member_redemptions(member=member),
         prizes=member_prizes(member=member),

@@ -233,6 +233,9 @@ def test_open_declarations_appeals_and_redemptions_are_listed(
     section = html[html.index('id="declarations"') : html.index('id="appeals"')]
     assert f"#{declaration.pk}" in section and "班前分享" in section
     assert section.count("<li>") == 1  # not worker_b's
+    withdraw = f"/declarations/declaration/withdraw/{declaration.pk}/"
+    assert f'href="{withdraw}">撤回</a>' in section, "the member may take it back from here"
+    assert login(org.worker_a1).get(withdraw).status_code == 200
     redemptions = html[html.index('id="redemptions"') :]
     assert "保温杯" in redemptions[:800] and "120" in redemptions[:800]
     # A redemption spends the redeemable balance (not the ranking total, by default).
