@@ -73,6 +73,7 @@ from flows.models import (
 from flows.services import (
     ReviewAction,
     declaration_may_submit_for,
+    declaration_may_withdraw,
     declaration_resubmit,
     declaration_review,
     declaration_submit,
@@ -170,6 +171,10 @@ class DeclarationSerializer(serializers.ModelSerializer[Declaration]):
     submitted_by = serializers.SerializerMethodField()
     reviewer = serializers.SerializerMethodField()
     items = DeclarationItemSerializer(many=True, read_only=True)
+    may_withdraw = serializers.SerializerMethodField(
+        help_text="The caller may withdraw it now (POST …/withdraw/): they declared it, or it "
+        "is about them, and it is not decided yet."
+    )
 
     class Meta:
         model = Declaration
@@ -185,7 +190,13 @@ class DeclarationSerializer(serializers.ModelSerializer[Declaration]):
             "created_at",
             "updated_at",
             "items",
+            "may_withdraw",
         ]
+
+    def get_may_withdraw(self, declaration: Declaration) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return user is not None and declaration_may_withdraw(declaration=declaration, user=user)
 
     @extend_schema_field(MemberRefSerializer(allow_null=True))
     def get_submitted_by(self, declaration: Declaration) -> dict[str, Any] | None:

@@ -922,6 +922,11 @@ def test_the_declarant_withdraws_through_the_api_and_a_decided_one_is_refused(
 ) -> None:
     pk = _withdraw_pending(org, api, rules)
     url = f"{DECLARATIONS}{pk}/withdraw/"
+    # the record says who may withdraw it: the declarant, not the reviewer who sees it
+    assert api(org.worker_a1).get(f"{DECLARATIONS}{pk}/").json()["may_withdraw"] is True
+    assert api(org.leader_a1).get(f"{DECLARATIONS}{pk}/").json()["may_withdraw"] is False
+    listed = api(org.worker_a1).get(DECLARATIONS).json()["results"]
+    assert [d["may_withdraw"] for d in listed if d["id"] == pk] == [True]
     too_long = api(org.worker_a1).post(url, {"reason": "x" * 501}, format="json")
     assert too_long.status_code == 400 and fields(too_long) == ["reason"]
     response = api(org.worker_a1).post(url, {"reason": "报错了规则"}, format="json")
@@ -934,7 +939,15 @@ def test_the_declarant_withdraws_through_the_api_and_a_decided_one_is_refused(
     assert AuditEvent.objects.filter(action="declaration.withdraw").count() == 1
     again = api(org.worker_a1).post(url, {}, format="json")  # a retried call: done already
     assert again.status_code == 200 and again.json()["status"] == "withdrawn"
+    assert again.json()["may_withdraw"] is False
     assert AuditEvent.objects.filter(action="declaration.withdraw").count() == 1
+    # the reviewer's cancelled task answers so, not "already done"
+    late = api(org.leader_a1, lang="zh-hans").post(
+        f"{V1}tasks/{review.pk}/approve/", {}, format="json"
+    )
+    assert late.status_code == 409 and codes(late) == ["task_cancelled"]
+    assert late.json()["errors"][0]["message"] == "此任务已取消（其记录已撤回），无需再处理。"
+    assert Declaration.objects.get(pk=pk).status == DeclarationStatus.WITHDRAWN
 
 
 def test_a_decided_declaration_is_not_withdrawn_through_the_api(
