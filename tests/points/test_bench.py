@@ -37,6 +37,13 @@ def test_bench_reports_figures_beside_baselines_as_json() -> None:
     cost = {f["name"].strip(): f["ours"] for f in figures if f["unit"] == "ms"}
     total, engine = cost["ms per declaration (1 client)"], cost[ENGINE]
     assert engine + cost["of which our item form and services"] == pytest.approx(total)
+    # the floor: the declaration's shape in viewflow with no work in it, driven as ours
+    shape = cost["the declaration's shape in viewflow, no work in it"]
+    assert 0 < shape < total
+    queries = {f["name"].strip(): f for f in figures if f["unit"] == "queries"}
+    ours_queries = queries["queries per declaration"]
+    floor = queries["queries of the declaration's shape, no work in it"]
+    assert floor["baseline"] == ours_queries["baseline"] < floor["ours"] < ours_queries["ours"]
     pdf = next(f for f in figures if f["name"] == "publicity PDF of 1000 rows")
     assert pdf["unit"] == "ms" and pdf["baseline"] > 0
     concurrent = next(n for n in names if "4 clients" in n)
