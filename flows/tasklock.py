@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import path
 from django.utils.translation import gettext as _
 from viewflow import viewprop
 from viewflow.workflow import flow
-from viewflow.workflow.flow.utils import wrap_view
+from viewflow.workflow.flow.utils import wrap_task_view, wrap_view
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -202,14 +202,49 @@ class LockedView(flow.View):  # type: ignore[misc]
 
     def _sees(self, user: Any, task: Any) -> bool:
         """The claim and give-back pages show the task's record: only to those who may see
-        its process (one who lost the role that let them see it keeps no window on it)."""
-        return bool(self.flow_class.instance.has_view_permission(user, task.process))
+        its process (one who lost the role that let them see it keeps no window on it).
+        Asked once per user of the task object (a page asks before and in its check)."""
+        seen: dict[Any, bool] = vars(task).setdefault("_seen_by", {})
+        if user.pk not in seen:
+            seen[user.pk] = bool(self.flow_class.instance.has_view_permission(user, task.process))
+        return seen[user.pk]
+
+    def _seen_first(self, check: Callable[[Any, Any], bool]) -> Callable[..., bool]:
+        """A task page's permission: a task of a process the user may not see is 404, as
+        if it did not exist (viewflow answered 403, which says it does); then ``check``."""
+
+        def permission(user: Any, task: Any) -> bool:
+            if not self._sees(user, task):
+                raise Http404
+            return check(user, task)
+
+        return permission
+
+    @property
+    def assign_path(self) -> Any:
+        return path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/assign/",
+            wrap_task_view(self, self.assign_view, permission=self._seen_first(self.can_assign)),
+            name="assign",
+        )
+
+    @property
+    def unassign_path(self) -> Any:
+        return path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/unassign/",
+            wrap_task_view(
+                self, self.unassign_view, permission=self._seen_first(self.can_unassign)
+            ),
+            name="unassign",
+        )
 
     @property
     def view_path(self) -> Any:
-        """viewflow's task page; a task cancelled since it was listed (its record was
-        withdrawn) sends the user to its process page with a message saying so, where
-        viewflow answered 403 with its internal error ("no transition from CANCELED")."""
+        """viewflow's task page, where it refuses: a task of a process the user may not
+        see is 404 (viewflow answered 403, which says it exists); a task cancelled since
+        it was listed (its record was withdrawn) sends the user to its process page with a
+        message saying so, where viewflow answered 403 with its internal error ("no
+        transition from CANCELED")."""
         page = wrap_view(self, self.view)
 
         @wraps(page)
@@ -217,14 +252,15 @@ class LockedView(flow.View):  # type: ignore[misc]
             try:
                 return page(request, *args, **kwargs)
             except PermissionDenied:
-                cancelled = self._cancelled_since(request, kwargs)
+                cancelled = self._refused(request, kwargs)
                 if cancelled is None:
                     raise
                 return cancelled
 
         return path(f"<int:process_pk>/{self.name}/<int:task_pk>/execute/", execute, name="execute")
 
-    def _cancelled_since(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+    def _refused(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """What a refused task page answers instead of 403, if anything."""
         task = (
             Task.objects.filter(
                 pk=kwargs.get("task_pk"), process_id=kwargs.get("process_pk"), flow_task=self
@@ -232,7 +268,9 @@ class LockedView(flow.View):  # type: ignore[misc]
             .select_related("process")
             .first()
         )
-        if task is None or task.status != STATUS.CANCELED or not self._sees(request.user, task):
+        if task is None or not self._sees(request.user, task):
+            raise Http404
+        if task.status != STATUS.CANCELED:
             return None
         messages.info(
             request, _("This task was cancelled (its record was withdrawn): nothing is left to do.")

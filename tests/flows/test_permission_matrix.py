@@ -57,6 +57,24 @@ def test_outsiders_and_the_declarant_cannot_act_on_the_review(
     assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
 
 
+@pytest.mark.parametrize("action", ["execute/", "assign/", "unassign/"])
+@pytest.mark.parametrize("who", ["leader_b", "worker_b", "committee_other"])
+def test_a_task_of_a_process_one_may_not_see_is_not_found(
+    org: Org, other_org: Org, open_review: Task, who: str, action: str
+) -> None:
+    """Not 403 (viewflow's), which would say the task exists: 404, as for no task at all."""
+    member = other_org.committee if who == "committee_other" else getattr(org, who)
+    client = _client(member)
+    url = _base(open_review) + action
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"action": "approve"}).status_code == 404
+    missing = f"/declarations/declaration/{open_review.process_id}/review/{10**9}/{action}"
+    assert client.get(missing).status_code == 404
+    declaration = Declaration.objects.get()
+    assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
+    assert Task.objects.get(pk=open_review.pk).owner == org.leader_a1.user
+
+
 @pytest.mark.parametrize("action", TASK_ACTIONS)
 def test_anonymous_users_are_sent_to_login(open_review: Task, action: str) -> None:
     response = Client().get(_base(open_review) + action)
