@@ -71,6 +71,15 @@ class ProcessDetailView(DetailProcessView):
 
     template_name = "flows/process_detail.html"
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """A process the user may not see is "not found", as its chart and task pages
+        answer (viewflow's 403 said it exists)."""
+        flow = self.flow_class.instance  # type: ignore[union-attr]
+        if not flow.has_view_permission(request.user, obj=self.get_object()):
+            raise Http404
+        # (viewflow's own dispatch would ask the same question again)
+        return super(DetailProcessView, self).dispatch(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         process = context["process"]

@@ -248,9 +248,10 @@ def test_another_departments_leader_cannot_open_or_decide_the_task(
     _declare(org.worker_a1, rules["idea"], points=20)
     task = _open_task(org.leader_a1.user)
     outsider = _client(org.leader_b)
-    assert outsider.get(_task_url(task)).status_code == 403
-    assert outsider.post(_task_url(task), {"action": "approve"}).status_code == 403
-    assert outsider.get(f"/declarations/declaration/{task.process_id}/").status_code == 403
+    # not found, as if there were no such task or declaration (403 would say there is)
+    assert outsider.get(_task_url(task)).status_code == 404
+    assert outsider.post(_task_url(task), {"action": "approve"}).status_code == 404
+    assert outsider.get(f"/declarations/declaration/{task.process_id}/").status_code == 404
     assert Declaration.objects.get().status == DeclarationStatus.SUBMITTED
 
 

@@ -95,8 +95,8 @@ def test_the_reviewer_may_open_execute_and_detail(org: Org, open_review: Task) -
         ("leader_a", 200),
         ("hr", 200),
         ("committee", 200),
-        ("leader_b", 403),
-        ("worker_b", 403),
+        ("leader_b", 404),
+        ("worker_b", 404),
     ],
 )
 def test_process_page_by_role(org: Org, open_review: Task, who: str, status: int) -> None:
@@ -117,7 +117,7 @@ def test_other_organisation_sees_nothing(org: Org, other_org: Org, open_review: 
     client = _client(other_org.hr)
     assert "acme-worker-a1" not in client.get("/declarations/declaration/").content.decode()
     url = f"/declarations/declaration/{open_review.process_id}/"
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404
 
 
 @pytest.mark.parametrize(
