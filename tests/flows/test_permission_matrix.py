@@ -48,28 +48,20 @@ def test_outsiders_and_the_declarant_cannot_act_on_the_review(
         # The declarant follows their own declaration's history, read-only.
         assert client.get(url).status_code in (200, 302)
         return
+    # Those who may not see the process find no such task (404): viewflow's 403 said it
+    # exists. The declarant, who sees it, is refused.
+    hidden = who != "worker_a1" and action in ("execute/", "assign/", "unassign/")
     for response in (client.get(url), client.post(url, {"action": "approve"})):
-        assert response.status_code in (302, 403, 404, 405), (url, response.status_code)
+        assert response.status_code in ((404,) if hidden else (302, 403, 404, 405)), (
+            url,
+            response.status_code,
+        )
         if response.status_code == 302:
             assert "/accounts/login/" not in response["Location"]
             assert "/execute/" not in response["Location"]
-    declaration = Declaration.objects.get()
-    assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
-
-
-@pytest.mark.parametrize("action", ["execute/", "assign/", "unassign/"])
-@pytest.mark.parametrize("who", ["leader_b", "worker_b", "committee_other"])
-def test_a_task_of_a_process_one_may_not_see_is_not_found(
-    org: Org, other_org: Org, open_review: Task, who: str, action: str
-) -> None:
-    """Not 403 (viewflow's), which would say the task exists: 404, as for no task at all."""
-    member = other_org.committee if who == "committee_other" else getattr(org, who)
-    client = _client(member)
-    url = _base(open_review) + action
-    assert client.get(url).status_code == 404
-    assert client.post(url, {"action": "approve"}).status_code == 404
-    missing = f"/declarations/declaration/{open_review.process_id}/review/{10**9}/{action}"
-    assert client.get(missing).status_code == 404
+    if hidden:  # as for a task that does not exist
+        missing = f"/declarations/declaration/{open_review.process_id}/review/{10**9}/{action}"
+        assert client.get(missing).status_code == 404
     declaration = Declaration.objects.get()
     assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
     assert Task.objects.get(pk=open_review.pk).owner == org.leader_a1.user
