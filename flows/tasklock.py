@@ -24,7 +24,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from viewflow import viewprop
 from viewflow.workflow import flow
-from viewflow.workflow.flow.utils import wrap_task_view, wrap_view
+from viewflow.workflow.flow.utils import wrap_view
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -178,6 +178,15 @@ def claimable(tasks: Any, user: Any) -> Any:
     return tasks
 
 
+def task_cancelled_message() -> str:
+    """What a task page or API call says of a task cancelled since it was listed: its
+    record was withdrawn by its member, cancelled by HR (a redemption's refund) or its
+    process cancelled by a manager."""
+    return _(
+        "This task was cancelled (its record was withdrawn or cancelled): nothing is left to do."
+    )
+
+
 class LockedView(flow.View):  # type: ignore[misc]
     """viewflow's View node whose page takes the task's row lock first
     (``task_row_locked``). Every human task of our flows is one of these (a test checks)."""
@@ -201,48 +210,19 @@ class LockedView(flow.View):  # type: ignore[misc]
         return bool(super().can_unassign(user, task)) and self._sees(user, task)
 
     def _sees(self, user: Any, task: Any) -> bool:
-        """The claim and give-back pages show the task's record: only to those who may see
-        its process (one who lost the role that let them see it keeps no window on it).
-        Asked once per user of the task object (a page asks before and in its check)."""
+        """The task's pages show its record: only to those who may see its process (one
+        who lost the role that let them see it keeps no window on it). Asked once per user
+        of the task object (a page asks before and in its check)."""
         seen: dict[Any, bool] = vars(task).setdefault("_seen_by", {})
         if user.pk not in seen:
             seen[user.pk] = bool(self.flow_class.instance.has_view_permission(user, task.process))
         return seen[user.pk]
 
-    def _seen_first(self, check: Callable[[Any, Any], bool]) -> Callable[..., bool]:
-        """A task page's permission: a task of a process the user may not see is 404, as
-        if it did not exist (viewflow answered 403, which says it does); then ``check``."""
-
-        def permission(user: Any, task: Any) -> bool:
-            if not self._sees(user, task):
-                raise Http404
-            return check(user, task)
-
-        return permission
-
-    @property
-    def assign_path(self) -> Any:
-        return path(
-            f"<int:process_pk>/{self.name}/<int:task_pk>/assign/",
-            wrap_task_view(self, self.assign_view, permission=self._seen_first(self.can_assign)),
-            name="assign",
-        )
-
-    @property
-    def unassign_path(self) -> Any:
-        return path(
-            f"<int:process_pk>/{self.name}/<int:task_pk>/unassign/",
-            wrap_task_view(
-                self, self.unassign_view, permission=self._seen_first(self.can_unassign)
-            ),
-            name="unassign",
-        )
-
     @property
     def view_path(self) -> Any:
         """viewflow's task page, where it refuses: a task of a process the user may not
         see is 404 (viewflow answered 403, which says it exists); a task cancelled since
-        it was listed (its record was withdrawn) sends the user to its process page with a
+        it was listed (its record withdrawn or cancelled) sends the user to its process page with a
         message saying so, where viewflow answered 403 with its internal error ("no
         transition from CANCELED")."""
         page = wrap_view(self, self.view)
@@ -272,9 +252,7 @@ class LockedView(flow.View):  # type: ignore[misc]
             raise Http404
         if task.status != STATUS.CANCELED:
             return None
-        messages.info(
-            request, _("This task was cancelled (its record was withdrawn): nothing is left to do.")
-        )
+        messages.info(request, task_cancelled_message())
         flow_page = self.flow_class.instance.reverse("process_detail", args=[task.process_id])
         return HttpResponseRedirect(flow_page)
 

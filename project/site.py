@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
 from viewflow.urls.sites import AppMenuMixin
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow.views import DetailProcessView, FlowChartView
+from viewflow.workflow.models import Task
 
 from flows import publicity_views, redemption_views
 from flows.bulk_review import BulkApproveView
@@ -45,19 +49,66 @@ class RuleCatalogViewset(AppMenuMixin, Viewset):
         return bool(user.has_perm("points.view_ruleitem"))
 
 
+def _seen(flow_class: Any, user: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``user`` may see the process of a flow page's address (``process_pk``) and,
+    if it names a task (``task_pk``), whether that task is one of the process's."""
+    # (the path takes any digits: one no key can hold fails SQLite rather than finding nothing)
+    process_id = id_from(kwargs["process_pk"])
+    if process_id is None:
+        return False
+    if "task_pk" in kwargs:
+        task_id = id_from(kwargs["task_pk"])
+        if task_id is None or not Task.objects.filter(pk=task_id, process_id=process_id).exists():
+            return False
+    return bool(flow_class.instance.visible_to(user).filter(process_id=process_id).exists())
+
+
+def _unseen_not_found(
+    view: Callable[..., Any], flow_class: Any, *, ask_first: bool
+) -> Callable[..., Any]:
+    """A flow page about a process: refused (403) to one who may not see the process, it is
+    "not found" (404), as for a process that does not exist, since 403 says it does. Asked
+    only when refused, so the pages one may use cost nothing more; but ``ask_first`` for a
+    page that refuses nobody (a step's address, which redirects to its page or, viewflow's,
+    home with "You have no rights to view this task")."""
+
+    @wraps(view)
+    def page(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if ask_first and not _seen(flow_class, request.user, kwargs):
+            raise Http404
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied:
+            if not _seen(flow_class, request.user, kwargs):
+                raise Http404 from None
+            raise
+
+    return page
+
+
+def _hide_unseen(patterns: list[Any], flow_class: Any) -> None:
+    """``_unseen_not_found`` on every page of ``patterns`` (and those they include) whose
+    address names a process: its page, chart and cancel, and every step's pages (open,
+    claim, give back, detail, undo, cancel, revive)."""
+    for i, pattern in enumerate(patterns):
+        if isinstance(pattern, URLResolver):
+            _hide_unseen(pattern.url_patterns, flow_class)
+        elif "process_pk" in pattern.pattern.converters:
+            patterns[i] = URLPattern(
+                pattern.pattern,
+                _unseen_not_found(pattern.callback, flow_class, ask_first=pattern.name == "index"),
+                pattern.default_args,
+                pattern.name,
+            )
+
+
 class ScopedChartView(FlowChartView):
     """viewflow's chart: a process's chart (coloured by its progress) only for those who may
     see the process."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        process_pk = kwargs.get("process_pk")
-        if process_pk is not None:
-            visible = self.flow_class.instance.visible_to(request.user)  # type: ignore[union-attr]
-            # (the path takes any digits: one no key can hold fails SQLite rather than finding
-            # nothing)
-            process_id = id_from(process_pk)
-            if process_id is None or not visible.filter(process_id=process_id).exists():
-                raise Http404
+        if "process_pk" in kwargs and not _seen(self.flow_class, request.user, kwargs):
+            raise Http404
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -109,6 +160,11 @@ class ScopedFlowAppViewset(FlowAppViewset):
     task_list_view_class = FlowTasksView
     chart_view_class = ScopedChartView
     process_detail_view_class = ProcessDetailView
+
+    def _get_urls(self) -> list[Any]:
+        patterns: list[Any] = super()._get_urls()
+        _hide_unseen(patterns, self._flow_class)
+        return patterns
 
 
 class DeclarationViewset(ScopedFlowAppViewset):

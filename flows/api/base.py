@@ -24,6 +24,7 @@ from viewflow.workflow.status import STATUS
 from flows.api.errors import Conflict
 from flows.models import IdempotencyKey
 from flows.once import request_fingerprint
+from flows.tasklock import task_cancelled_message
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 100
@@ -93,10 +94,7 @@ def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]
     with flow_class.lock(task.process_id), transaction.atomic():
         task = Task.objects.select_for_update().select_related("process").get(pk=task_id)
         if task.status == STATUS.CANCELED:
-            raise Conflict(
-                _("This task was cancelled (its record was withdrawn): nothing is left to do."),
-                code="task_cancelled",
-            )
+            raise Conflict(task_cancelled_message(), code="task_cancelled")
         if task.status == STATUS.DONE:
             raise Conflict(_("This task is already done."), code="task_done")
         if task.status == STATUS.NEW and flow_task.can_assign(user, task):

@@ -946,7 +946,7 @@ def test_the_declarant_withdraws_through_the_api_and_a_decided_one_is_refused(
         f"{V1}tasks/{review.pk}/approve/", {}, format="json"
     )
     assert late.status_code == 409 and codes(late) == ["task_cancelled"]
-    assert late.json()["errors"][0]["message"] == "此任务已取消（其记录已撤回），无需再处理。"
+    assert late.json()["errors"][0]["message"] == "此任务已取消（其记录已撤回或取消），无需再处理。"
     assert Declaration.objects.get(pk=pk).status == DeclarationStatus.WITHDRAWN
 
 

@@ -101,7 +101,7 @@ def test_a_declaration_withdrawn_since_the_page_was_shown_is_named_so(org: Org, 
     response = _client(org.leader_a1).post(BULK, {"task": [first.pk, second.pk]}, follow=True)
     shown = _messages(response)
     assert "已批准 1 份；0 份超出您的权限，已转上一级审批。" in shown
-    assert f"未批准：#{first.pk}: 此任务已取消（其记录已撤回），无需再处理。" in shown
+    assert f"未批准：#{first.pk}: 此任务已取消（其记录已撤回或取消），无需再处理。" in shown
     withdrawn.refresh_from_db()
     assert withdrawn.status == DeclarationStatus.WITHDRAWN
     assert not withdrawn.items.filter(pool_month__isnull=False).exists()

@@ -81,7 +81,7 @@ def test_the_member_withdraws_a_declaration_waiting_for_review(org: Org, idea: A
     for sent in (leader.get(_task_url(task)), leader.post(_task_url(task), {"action": "approve"})):
         assert sent.status_code == 302
         assert sent["Location"] == f"/declarations/declaration/{declaration.process_id}/"
-        assert _said(sent)[-1] == "此任务已取消（其记录已撤回），无需再处理。"
+        assert _said(sent)[-1] == "此任务已取消（其记录已撤回或取消），无需再处理。"
     assert not DeclarationItem.objects.filter(pool_month__isnull=False).exists()
     page = member.get(f"/declarations/declaration/{declaration.process_id}/").content.decode()
     assert "已撤回" in page and _url(declaration) not in page

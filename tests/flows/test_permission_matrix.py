@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from viewflow.workflow.models import Task
 
+from flows.flows import DeclarationFlow
 from flows.models import Declaration
 from tests.conftest import Org
 from tests.factories import RuleItemFactory
@@ -48,9 +49,10 @@ def test_outsiders_and_the_declarant_cannot_act_on_the_review(
         # The declarant follows their own declaration's history, read-only.
         assert client.get(url).status_code in (200, 302)
         return
-    # Those who may not see the process find no such task (404): viewflow's 403 said it
-    # exists. The declarant, who sees it, is refused.
-    hidden = who != "worker_a1" and action in ("execute/", "assign/", "unassign/")
+    # Those who may not see the process find no such task (404), on every page of it:
+    # viewflow's 403 (or its redirect home, "no rights") said it exists. The declarant,
+    # who sees it, is refused.
+    hidden = who != "worker_a1"
     for response in (client.get(url), client.post(url, {"action": "approve"})):
         assert response.status_code in ((404,) if hidden else (302, 403, 404, 405)), (
             url,
@@ -62,9 +64,36 @@ def test_outsiders_and_the_declarant_cannot_act_on_the_review(
     if hidden:  # as for a task that does not exist
         missing = f"/declarations/declaration/{open_review.process_id}/review/{10**9}/{action}"
         assert client.get(missing).status_code == 404
+    else:
+        assert client.get(url).status_code != 404
     declaration = Declaration.objects.get()
     assert declaration.status == "submitted" and declaration.reviewer == org.leader_a1.user
     assert Task.objects.get(pk=open_review.pk).owner == org.leader_a1.user
+
+
+@pytest.mark.parametrize("who", ["leader_b", "worker_b", "committee_other", "worker_a1"])
+def test_the_process_and_its_other_steps_are_not_found_by_outsiders(
+    org: Org, other_org: Org, open_review: Task, who: str
+) -> None:
+    """The process's cancel page and its start step's pages: 404 to those who may not see
+    it, as for a process that does not exist; refused (403) or shown to the declarant, who
+    may see it."""
+    member = other_org.committee if who == "committee_other" else getattr(org, who)
+    client = _client(member)
+    process = f"/declarations/declaration/{open_review.process_id}/"
+    start = Task.objects.get(process_id=open_review.process_id, flow_task=DeclarationFlow.start)
+    urls = [process + "cancel/"] + [
+        f"{process}start/{start.pk}/{action}" for action in ("", "detail/", "undo/")
+    ]
+    for url in urls:
+        for response in (client.get(url), client.post(url)):
+            if who == "worker_a1":
+                assert response.status_code in (200, 302, 403, 405), (url, response.status_code)
+            else:
+                assert response.status_code == 404, (url, response.status_code)
+    assert client.get(f"/declarations/declaration/{10**9}/cancel/").status_code == 404
+    assert Declaration.objects.get().status == "submitted"
+    assert Task.objects.get(pk=open_review.pk).status == "ASSIGNED"
 
 
 @pytest.mark.parametrize("action", TASK_ACTIONS)
