@@ -87,6 +87,7 @@ def _shape_process(member: Member, reviewer: Any) -> None:
         start = ShapeFlow.start.activation_class.create(ShapeFlow.start, None, None)
         start.start(SimpleNamespace(user=member.user))
         start.process.reviewer = reviewer
+        start.process.save()  # the real one saves it before the record points at it
         start.execute()
     task = ShapeFlow.task_class.objects.get(
         process=start.process, flow_task=ShapeFlow.review, status="ASSIGNED"
