@@ -178,6 +178,34 @@ def claimable(tasks: Any, user: Any) -> Any:
     return tasks
 
 
+def seen_by(user: Any, task: Any) -> bool:
+    """Whether ``user`` may see the task's process, and so the task and its pages (one who
+    lost the role that let them see it keeps no window on it). Asked once per user of the
+    task object (a page asks before and in its checks; ``carry_seen`` hands the answer to
+    the same task read again under its lock)."""
+    seen: dict[Any, bool] = vars(task).setdefault("_seen_by", {})
+    if user.pk not in seen:
+        flow_class = task.flow_task.flow_class
+        seen[user.pk] = bool(flow_class.instance.has_view_permission(user, task.process))
+    return seen[user.pk]
+
+
+def carry_seen(read: Any, again: Any) -> Any:
+    """``again``, the task ``read`` read again in the same request (under its lock), with
+    what ``seen_by`` found of ``read``."""
+    vars(again)["_seen_by"] = vars(read).get("_seen_by", {})
+    return again
+
+
+def not_found_unseen(request: HttpRequest) -> Http404:
+    """The "not found" for a page about a process the user may not see (403 would say that
+    it exists), written to the audit log as the refusal it is."""
+    from points.services.audit import audit_denial
+
+    audit_denial(request=request, reason=_("answered “not found”: not visible to this user"))
+    return Http404()
+
+
 def task_cancelled_message() -> str:
     """What a task page or API call says of a task cancelled since it was listed: its
     record was withdrawn by its member, cancelled by HR (a redemption's refund) or its
@@ -209,14 +237,14 @@ class LockedView(flow.View):  # type: ignore[misc]
             return False  # (viewflow asked only "is it theirs?", even of a task long done)
         return bool(super().can_unassign(user, task)) and self._sees(user, task)
 
+    def can_execute(self, user: Any, task: Any) -> bool:
+        """viewflow asks only "is it theirs?": one who has since lost what let them see the
+        record (an HR officer who lost the role, with a re-examination claimed) may not act
+        on it, and finds it "not found" (``view_path``)."""
+        return bool(super().can_execute(user, task)) and self._sees(user, task)
+
     def _sees(self, user: Any, task: Any) -> bool:
-        """The task's pages show its record: only to those who may see its process (one
-        who lost the role that let them see it keeps no window on it). Asked once per user
-        of the task object (a page asks before and in its check)."""
-        seen: dict[Any, bool] = vars(task).setdefault("_seen_by", {})
-        if user.pk not in seen:
-            seen[user.pk] = bool(self.flow_class.instance.has_view_permission(user, task.process))
-        return seen[user.pk]
+        return seen_by(user, task)
 
     @property
     def view_path(self) -> Any:
@@ -249,7 +277,7 @@ class LockedView(flow.View):  # type: ignore[misc]
             .first()
         )
         if task is None or not self._sees(request.user, task):
-            raise Http404
+            raise not_found_unseen(request)
         if task.status != STATUS.CANCELED:
             return None
         messages.info(request, task_cancelled_message())

@@ -7,7 +7,6 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.urls import URLPattern, URLResolver, path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site, Viewset
@@ -30,6 +29,7 @@ from flows.imports_views import ImportViewset
 from flows.inbox import ArchiveView, FlowTasksView, InboxView, QueueView
 from flows.mypoints_views import MyPointsViewset
 from flows.records import process_record
+from flows.tasklock import not_found_unseen
 from flows.views import MyDeclarationsView, NoticeListView, declaration_withdraw_view
 from points.audit_views import AUDIT_READERS, AuditLogView
 from points.ids import id_from
@@ -75,14 +75,15 @@ def _unseen_not_found(
     @wraps(view)
     def page(request: Any, *args: Any, **kwargs: Any) -> Any:
         if ask_first and not _seen(flow_class, request.user, kwargs):
-            raise Http404
+            raise not_found_unseen(request)
         try:
             return view(request, *args, **kwargs)
         except PermissionDenied:
             if not _seen(flow_class, request.user, kwargs):
-                raise Http404 from None
+                raise not_found_unseen(request) from None
             raise
 
+    page.hides_unseen = True  # type: ignore[attr-defined]
     return page
 
 
@@ -93,7 +94,9 @@ def _hide_unseen(patterns: list[Any], flow_class: Any) -> None:
     for i, pattern in enumerate(patterns):
         if isinstance(pattern, URLResolver):
             _hide_unseen(pattern.url_patterns, flow_class)
-        elif "process_pk" in pattern.pattern.converters:
+        elif "process_pk" in pattern.pattern.converters and not getattr(
+            pattern.callback, "hides_unseen", False
+        ):  # (a flow's URLs are built once and shared: wrapped once)
             patterns[i] = URLPattern(
                 pattern.pattern,
                 _unseen_not_found(pattern.callback, flow_class, ask_first=pattern.name == "index"),
@@ -108,7 +111,7 @@ class ScopedChartView(FlowChartView):
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if "process_pk" in kwargs and not _seen(self.flow_class, request.user, kwargs):
-            raise Http404
+            raise not_found_unseen(request)
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -127,7 +130,7 @@ class ProcessDetailView(DetailProcessView):
         answer (viewflow's 403 said it exists)."""
         flow = self.flow_class.instance  # type: ignore[union-attr]
         if not flow.has_view_permission(request.user, obj=self.get_object()):
-            raise Http404
+            raise not_found_unseen(request)
         # (viewflow's own dispatch would ask the same question again)
         return super(DetailProcessView, self).dispatch(request, *args, **kwargs)
 

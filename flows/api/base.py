@@ -24,7 +24,7 @@ from viewflow.workflow.status import STATUS
 from flows.api.errors import Conflict
 from flows.models import IdempotencyKey
 from flows.once import request_fingerprint
-from flows.tasklock import task_cancelled_message
+from flows.tasklock import carry_seen, seen_by, task_cancelled_message
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 100
@@ -92,7 +92,9 @@ def task_activation(*, task_id: int, user: Any, flow_task: Any) -> Iterator[Any]
     if task.flow_task != flow_task:
         raise Http404
     with flow_class.lock(task.process_id), transaction.atomic():
-        task = Task.objects.select_for_update().select_related("process").get(pk=task_id)
+        task = carry_seen(
+            task, Task.objects.select_for_update().select_related("process").get(pk=task_id)
+        )
         if task.status == STATUS.CANCELED:
             raise Conflict(task_cancelled_message(), code="task_cancelled")
         if task.status == STATUS.DONE:
@@ -121,9 +123,7 @@ def task_seen_by(user: Any, task_id: int) -> Task:
     before its status is read: another organisation's task ids are not probed by the
     answers (403 "not yours" or 409 "done" would say that the task exists, and how far)."""
     task = Task.objects.filter(pk=task_id).select_related("process").first()
-    if task is None or not task.flow_task.flow_class.instance.has_view_permission(
-        user, task.process
-    ):
+    if task is None or not seen_by(user, task):
         raise Http404
     return task
 
@@ -132,7 +132,7 @@ def _task_assignment(*, task_id: int, user: Any, claim: bool) -> Task:
     task = task_seen_by(user, task_id)
     flow_task = task.flow_task
     with flow_task.flow_class.lock(task.process_id), transaction.atomic():
-        task = Task.objects.select_for_update().get(pk=task_id)
+        task = carry_seen(task, Task.objects.select_for_update().get(pk=task_id))
         activation = flow_task.activation_class(task)
         if claim:
             if task.status != STATUS.NEW:

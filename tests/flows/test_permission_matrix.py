@@ -5,12 +5,16 @@ nobody approves their own declaration."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
+from django.urls import URLResolver, get_resolver
 from viewflow.workflow.models import Task
 
 from flows.flows import DeclarationFlow
 from flows.models import Declaration
+from points.models import AuditEvent
 from tests.conftest import Org
 from tests.factories import RuleItemFactory
 from tests.flows.test_declaration_flow import _client, _declare
@@ -92,8 +96,33 @@ def test_the_process_and_its_other_steps_are_not_found_by_outsiders(
             else:
                 assert response.status_code == 404, (url, response.status_code)
     assert client.get(f"/declarations/declaration/{10**9}/cancel/").status_code == 404
+    refused = AuditEvent.objects.filter(action="permission.denied", actor=member.user)
+    if who != "worker_a1":  # each "not found" of a page it may not see is audited as a refusal
+        assert refused.filter(object_repr__in=urls).count() == 2 * len(urls)
     assert Declaration.objects.get().status == "submitted"
     assert Task.objects.get(pk=open_review.pk).status == "ASSIGNED"
+
+
+def test_a_flows_pages_are_wrapped_once() -> None:
+    """A flow's URLs are built once and shared: taking them again wraps nothing twice."""
+    from project.site import _hide_unseen
+
+    def pages(patterns: list[Any]) -> list[Any]:
+        return [
+            page
+            for pattern in patterns
+            for page in (
+                pages(pattern.url_patterns) if isinstance(pattern, URLResolver) else [pattern]
+            )
+            if "process_pk" in page.pattern.converters
+        ]
+
+    get_resolver().url_patterns  # the site's URLs, which wrap the flow's  # noqa: B018
+    patterns, _app, _namespace = DeclarationFlow.instance.urls
+    before = [page.callback for page in pages(patterns)]
+    assert len(before) > 20 and all(getattr(view, "hides_unseen", False) for view in before)
+    _hide_unseen(patterns, DeclarationFlow)
+    assert [page.callback for page in pages(patterns)] == before
 
 
 @pytest.mark.parametrize("action", TASK_ACTIONS)

@@ -168,3 +168,38 @@ def test_the_claim_message_says_what_was_claimed(org: Org, redemption: Redemptio
     """Through the project's own URLs."""
     html_message = _claim(_client(org.hr), redemption)
     assert html_message == CLAIMED
+
+
+# --- a claimed task's owner who may no longer see its record ---------------------------------
+
+
+def test_an_owner_who_lost_the_role_finds_the_task_not_found(
+    org: Org, redemption: Redemption
+) -> None:
+    """HR claimed the approval, then lost the HR role: viewflow asked only "is it theirs?"
+    and kept showing them the record; the task page is now "not found" (as for anyone who
+    may not see it), the refusal is audited, and nothing is decided."""
+    from points.models import AuditEvent
+    from points.roles import Role
+    from points.services.org import role_revoke
+
+    task = _task(RedemptionFlow.approve, redemption)
+    client = _client(org.hr)
+    assert client.post(_task_url(task, "assign")).status_code == 302
+    assert client.get(_task_url(task)).status_code == 200  # theirs, and they see it
+    role_revoke(user=org.hr.user, role=Role.HR)
+    refused = AuditEvent.objects.filter(action="permission.denied", actor=org.hr.user)
+    for response in (
+        client.get(_task_url(task)),
+        client.post(_task_url(task), {"decision": "approve"}),
+        client.get(_task_url(task).removesuffix("execute/")),
+        client.get(_task_url(task, "detail")),
+        client.get(f"/shop/redemption/{task.process_id}/"),
+    ):
+        assert response.status_code == 404
+    assert refused.count() == 5
+    assert refused.first().data["reason"] == "已答复“未找到”：此用户无权查看"
+    task.refresh_from_db()
+    redemption.refresh_from_db()
+    assert task.status == STATUS.ASSIGNED and task.owner_id == org.hr.user.pk
+    assert redemption.status == "requested"
