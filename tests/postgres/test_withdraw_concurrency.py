@@ -21,9 +21,11 @@ from tests.postgres.at_once import Answers, Requests, rounds_at_once
 pytestmark = pytest.mark.postgres
 
 ROUNDS = 12
-#: How long the approval waits after the go, by round: at once, in the race's window, and
-#: late enough that the withdrawal comes first, so both orders are seen.
-DELAYS = (0.0, 0.01, 0.02, 0.3)
+#: How long (the approval, the withdrawal) wait after the go, by round: the withdrawal late
+#: enough that the approval comes first, both at once, the approval in the race's window,
+#: and late enough that the withdrawal comes first, so both orders are seen. (At once, the
+#: withdrawal, which asks less before it locks the task, wins.)
+DELAYS = ((0.0, 0.3), (0.0, 0.0), (0.01, 0.0), (0.02, 0.0), (0.3, 0.0))
 
 
 def test_a_withdrawal_and_an_approval_at_once_end_one_way() -> None:
@@ -56,7 +58,8 @@ def test_a_withdrawal_and_an_approval_at_once_end_one_way() -> None:
             assert declaration.process.status == PROCESS.CANCELED, answers
 
     def delay(name: str, round_: int) -> float:
-        return DELAYS[round_ % len(DELAYS)] if name == "approve" else 0.0
+        approve, withdraw = DELAYS[round_ % len(DELAYS)]
+        return approve if name == "approve" else withdraw
 
     rounds_at_once([("withdraw", member), ("approve", leader)], ROUNDS, prepare, check, delay)
     assert outcomes[DeclarationStatus.WITHDRAWN] and outcomes[DeclarationStatus.APPROVED], outcomes
