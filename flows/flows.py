@@ -110,7 +110,9 @@ class DeclarationFlow(ScopedViewMixin, flow.Flow):
 
 
 class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
-    """奖扣分通知单: issued by a leader; above the issuer's tier the next level signs."""
+    """奖扣分通知单: issued by a leader; above the issuer's tier the next level signs, and so
+    on up until a signer's tier covers it (a notice takes effect only when signed by a
+    deputy general manager or above, the laundry company's rule)."""
 
     process_title = _("Award notice")
     process_description = _("A leader awards or deducts points to members of their units.")
@@ -131,7 +133,7 @@ class AwardNoticeFlow(ScopedViewMixin, flow.Flow):
         LockedView(views.NoticeSignView.as_view())
         .Annotation(title=_("Sign the notice"))
         .Assign(this.signer)
-        .Next(this.end)
+        .Next(this.route)  # above the signer's authority too, the next level signs
     )
     end = flow.End().Annotation(title=_("Process ended"))
 

@@ -316,6 +316,13 @@ def declaration_review(
         _("Your declaration was %(outcome)s") % {"outcome": outcome},
         reason or _("No reason was given."),
     )
+    if declaration.member.user_id not in (None, declaration.submitted_by_id):
+        _notify(  # entered for them (a recorder's): the member hears of it too
+            declaration.member.user,
+            _("The declaration %(submitter)s entered for you was %(outcome)s")
+            % {"submitter": person_name(user=declaration.submitted_by), "outcome": outcome},
+            reason or _("No reason was given."),
+        )
     if decision == "escalate":
         _notify(
             declaration.reviewer,
@@ -535,7 +542,9 @@ def declaration_deadlines_run(*, now: Any = None) -> dict[str, int]:
             declaration.save(update_fields=["reviewer", "status", "updated_at"])
             task.owner = above.user
             task.created = now  # the new reviewer's clock starts now
-            task.data = {**(task.data or {}), "escalated_from": reviewer.pk if reviewer else None}
+            # the new reviewer's clock: reminded in their turn as the first one was
+            kept = {k: v for k, v in (task.data or {}).items() if k != "reminded"}
+            task.data = {**kept, "escalated_from": reviewer.pk if reviewer else None}
             task.save(update_fields=["owner", "created", "data"])
             AuditEvent.objects.create(
                 organisation=declaration.organisation,
@@ -592,6 +601,26 @@ def _issuer_limit(issuer: Member) -> int | None:
     return max(limit for limit in limits if limit is not None)
 
 
+def _notice_signer_above(member: Member, *, notice: Any, members: list[Member]) -> Member | None:
+    """The next leader up from ``member`` (the issuer, or a signer whose authority the
+    notice is above) who may sign it: not one it names nor its issuer, who are passed over.
+    None at the top of the organisation (nobody is above it); refused when there is a level
+    above but nobody there may sign (the next one has no login), as for a declaration."""
+    names = {m.pk for m in members}
+    chain = leaders_above(member=member)
+    for leader in chain:
+        if leader.pk in names or leader.pk == notice.issuer_id:
+            continue
+        if leader.user_id is not None:
+            return leader
+        break
+    if chain:
+        raise ValidationError(
+            _("This notice is above your authority, and nobody above you may sign it; ask HR.")
+        )
+    return None
+
+
 def _pool(items: Any, organisation: Any) -> None:
     month = month_start(organisation_today(organisation))
     for item in items:
@@ -632,8 +661,12 @@ def notice_issue(*, user: Any, form: Any) -> Any:
     ]
     amount = sum(abs(item.signed_total) for item in items)
     limit = _issuer_limit(issuer)
-    above = member_superior(member=issuer)
-    if limit is not None and amount > limit and above is not None and above.user_id:
+    above = (
+        _notice_signer_above(issuer, notice=notice, members=members)
+        if limit is not None and amount > limit
+        else None
+    )
+    if above is not None:
         notice.signer = above.user
         notice.save(update_fields=["signer"])
         _notify(
@@ -667,16 +700,43 @@ def notice_issue(*, user: Any, form: Any) -> Any:
 def notice_sign(*, notice: Any, user: Any, approve: bool, reason: str = "") -> Any:
     from flows.models import AwardNotice, NoticeStatus
 
-    notice = AwardNotice.objects.select_for_update().get(pk=notice.pk)
+    notice = (
+        AwardNotice.objects.select_for_update(of=("self",))
+        .select_related("issuer__user")
+        .get(pk=notice.pk)
+    )
     if notice.signer_id != user.pk or notice.status != NoticeStatus.AWAITING_SIGNATURE:
         raise PermissionDenied(_("You may not sign this notice."))
     if not approve and not reason.strip():
         raise ValidationError(_("Give a reason for rejecting or returning."))
-    notice.status = NoticeStatus.APPROVED if approve else NoticeStatus.REJECTED
-    notice.decision_reason = reason.strip()
-    notice.save(update_fields=["status", "decision_reason"])
     items = list(notice.items.select_related("member__user", "rule_item"))
+    reason = reason.strip()
+    above = None
     if approve:
+        signer = member_for_user(user=user)
+        assert signer is not None  # (the signer is a leader: ``notice_issue`` chose them)
+        limit = _issuer_limit(signer)
+        amount = sum(abs(item.signed_total) for item in items)
+        if limit is not None and amount > limit:
+            members = [item.member for item in items]
+            above = _notice_signer_above(signer, notice=notice, members=members)
+    if above is not None:  # above this signer's authority too: the next level signs
+        notice.signer = above.user
+        action = "notice.escalate"
+    else:
+        notice.status = NoticeStatus.APPROVED if approve else NoticeStatus.REJECTED
+        action = "notice.sign" if approve else "notice.reject"
+    notice.decision_reason = reason
+    notice.save(update_fields=["status", "signer", "decision_reason"])
+    issuer = notice.issuer.user
+    if above is not None:
+        _notify(
+            above.user,
+            _("An award notice waits for your signature"),
+            _("%(issuer)s's notice is above the previous signer's authority.")
+            % {"issuer": notice.issuer.name},
+        )
+    elif approve:
         _pool(items, notice.organisation)
         for item in items:
             _notify(
@@ -685,12 +745,24 @@ def notice_sign(*, notice: Any, user: Any, approve: bool, reason: str = "") -> A
                 _("%(rule)s: %(points)s points.")
                 % {"rule": item.rule_item.name, "points": item.signed_total},
             )
+    if issuer is not None:  # the issuer hears what became of it
+        outcome = {
+            "notice.escalate": _("passed to %(signer)s to sign")
+            % {"signer": above.name if above else ""},
+            "notice.sign": _("signed: it took effect"),
+            "notice.reject": _("rejected"),
+        }[action]
+        _notify(
+            issuer,
+            _("Your award notice was %(outcome)s") % {"outcome": outcome},
+            reason or _("No reason was given."),
+        )
     AuditEvent.objects.create(
         organisation=notice.organisation,
         actor=user,
-        action="notice.sign" if approve else "notice.reject",
+        action=action,
         object_repr=str(notice)[:200],
-        data={"notice": notice.pk, "reason": reason},
+        data={"notice": notice.pk, "reason": reason, **({"to": above.pk} if above else {})},
     )
     return notice
 

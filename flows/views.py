@@ -568,14 +568,21 @@ class NoticeStartView(View):
         form = self._form(request, request.POST)
         if not form.is_valid():
             return once.repeat() or render(request, self.template_name, {"form": form})
-        repeat = once.claim()
-        if repeat is not None:
-            return repeat
         activation = request.activation  # type: ignore[attr-defined]
-        activation.process.save()
-        notice = notice_issue(user=request.user, form=form)
-        notice.process = activation.process
-        notice.save(update_fields=["process"])
+        try:
+            # one savepoint: a refusal leaves neither the claim nor a process behind
+            with transaction.atomic():
+                repeat = once.claim()
+                if repeat is not None:
+                    return repeat
+                activation.process.save()
+                notice = notice_issue(user=request.user, form=form)
+                notice.process = activation.process
+                notice.save(update_fields=["process"])
+        except ValidationError as error:
+            activation.process.pk = None
+            form.add_error(None, error)
+            return once.repeat() or render(request, self.template_name, {"form": form})
         activation.execute()
         went_to = activation.get_success_url(request)
         if notice.status == NoticeStatus.APPROVED:

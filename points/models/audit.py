@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "notice.issue": _("notice issued"),
     "notice.sign": _("notice signed"),
     "notice.reject": _("notice rejected"),
+    "notice.escalate": _("notice passed to the next level to sign"),
     "summary.open": _("summary opened"),
     "summary.exclude": _("item excluded from a summary"),
     "summary.submit": _("summary submitted for sign-off"),

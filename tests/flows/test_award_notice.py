@@ -10,7 +10,9 @@ import pytest
 from django.core import mail
 from viewflow.workflow.models import Task
 
-from flows.models import AwardNotice, NoticeStatus
+from flows.flows import AwardNoticeFlow
+from flows.models import AwardNotice, NoticeItem, NoticeStatus
+from points.models import AuditEvent
 from tests.conftest import Org
 from tests.factories import AuthorityTierFactory, RuleItemFactory
 from tests.flows.test_declaration_flow import _client, _said
@@ -82,6 +84,85 @@ def test_above_the_tier_the_next_level_signs(org: Org, late: Any) -> None:
     notice.refresh_from_db()
     assert notice.status == NoticeStatus.APPROVED
     assert notice.items.get().pool_month is not None
+
+
+def _sign(signer: Any, decision: str = "approve", reason: str = "") -> Any:
+    task = Task.objects.get(owner=signer.user, status="ASSIGNED")
+    url = f"/declarations/awardnotice/{task.process_id}/sign/{task.pk}/execute/"
+    return _client(signer).post(url, {"decision": decision, "reason": reason})
+
+
+def test_above_the_signers_tier_too_the_level_above_signs(
+    org: Org, late: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The laundry company's rule: a notice takes effect only when signed at a level whose
+    authority covers it. The department head's tier is below it too: their signature
+    passes it to the company's head, whose signature makes it take effect; the issuer hears
+    of each step, the member of the points only then."""
+    for unit, points in ((org.team_a1, 20), (org.dept_a, 40)):
+        unit.authority_tier = AuthorityTierFactory(
+            organisation=org.organisation, level=points, max_points=points
+        )
+        unit.save()
+    for member in (org.leader_a1, org.worker_a1):
+        member.user.email = f"{member.user.username}@example.com"
+        member.user.save()
+    assert _issue(org.leader_a1, [org.worker_a1], late, quantity=10).status_code == 302  # 50
+    notice = AwardNotice.objects.get()
+    assert notice.signer == org.leader_a.user
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _sign(org.leader_a).status_code == 302
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.AWAITING_SIGNATURE and notice.signer == org.ceo.user
+    assert notice.items.get().pool_month is None  # not in effect yet
+    assert [m.to for m in mail.outbox] == [["acme-leader-a1@example.com"]]
+    assert "acme-ceo" in mail.outbox[0].subject
+    passed = AuditEvent.objects.get(action="notice.escalate")
+    assert passed.actor == org.leader_a.user and passed.data["to"] == org.ceo.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _sign(org.ceo).status_code == 302
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.APPROVED and notice.items.get().pool_month is not None
+    assert notice.process.finished is not None
+    assert sorted(m.to[0] for m in mail.outbox[1:]) == [
+        "acme-leader-a1@example.com",
+        "acme-worker-a1@example.com",
+    ]
+    signs = Task.objects.filter(process=notice.process, flow_task=AwardNoticeFlow.sign)
+    assert sorted(t.owner.username for t in signs) == ["acme-ceo", "acme-leader-a"]
+
+
+def test_a_rejected_notice_tells_its_issuer(
+    org: Org, late: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    org.team_a1.authority_tier = AuthorityTierFactory(organisation=org.organisation)  # 20
+    org.team_a1.save()
+    org.leader_a1.user.email = "a1@example.com"
+    org.leader_a1.user.save()
+    _issue(org.leader_a1, [org.worker_a1], late, quantity=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _sign(org.leader_a, "reject", "证据不足").status_code == 302
+    notice = AwardNotice.objects.get()
+    assert notice.status == NoticeStatus.REJECTED and notice.items.get().pool_month is None
+    assert [m.to for m in mail.outbox] == [["a1@example.com"]]
+    assert "驳回" in mail.outbox[0].subject and "证据不足" in mail.outbox[0].body
+
+
+def test_above_the_tier_with_nobody_above_who_may_sign_is_refused(org: Org, late: Any) -> None:
+    """The level above has no login: the notice is refused (it does not take effect on
+    the issuer's word alone), and nothing is left behind."""
+    org.team_a1.authority_tier = AuthorityTierFactory(organisation=org.organisation)  # 20
+    org.team_a1.save()
+    org.leader_a.user = None
+    org.leader_a.save()
+    response = _issue(org.leader_a1, [org.worker_a1], late, quantity=10)
+    assert response.status_code == 200
+    assert "通知单超出您的权限，且您的上级中无人可以签批；请联系人力资源部门。" in (
+        response.content.decode()
+    )
+    assert not AwardNotice.objects.exists() and not NoticeItem.objects.exists()
+    assert not AwardNoticeFlow.process_class.objects.exists()
+    assert not Task.objects.exists()
 
 
 def test_only_members_of_the_issuers_units(org: Org, late: Any) -> None:

@@ -53,6 +53,15 @@ def test_reminder_then_escalation_then_the_new_reviewer_decides(
     assert Task.objects.get(status="ASSIGNED").owner == org.leader_a.user
     assert mail.outbox[-1].to == ["acme-leader-a@example.com"]
 
+    with (
+        time_machine.travel(datetime(2026, 11, 29, 10, 0, tzinfo=UTC)),  # 3 days in their turn
+        django_capture_on_commit_callbacks(execute=True),
+    ):  # the new reviewer is reminded in their turn, as the first one was
+        assert declaration_deadlines.delay().get() == {"reminded": 1, "escalated": 0}
+        assert declaration_deadlines.delay().get() == {"reminded": 0, "escalated": 0}
+    assert mail.outbox[-1].to == ["acme-leader-a@example.com"]
+    assert mail.outbox[-1].subject.endswith("有一份申报等待您审核")
+
     _decide(org.leader_a, "approve")
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.APPROVED

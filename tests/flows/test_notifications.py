@@ -75,3 +75,31 @@ def test_the_settings_page_says_where_mail_goes_and_about_what(org: Org) -> None
     user.save()
     html = _client(org.leader_a1).get("/notifications/").content.decode()
     assert "没有邮箱地址" in html
+
+
+def test_a_decision_on_a_declaration_entered_for_a_member_reaches_the_member_too(
+    org: Org, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The recorder who entered it hears of the decision, and so does the member, whose
+    points they are (they were told of nothing before)."""
+    from tests.factories import idea_rule
+    from tests.flows.test_declaration_flow import _decide, _declare
+
+    org.recorder.name = "赵记录员"
+    org.recorder.save()
+    for member in (org.recorder, org.worker_a1):
+        member.user.email = f"{member.user.username}@example.com"
+        member.user.save()
+    assert (
+        _declare(
+            org.recorder, idea_rule(org.organisation), 20, for_member=org.worker_a1
+        ).status_code
+        == 302
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _decide(org.leader_a1, "return", "请补充照片").status_code == 302
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        ("acme-recorder@example.com", "您的申报已退回修改"),
+        ("acme-worker-a1@example.com", "赵记录员 为您录入的申报已退回修改"),
+    ]
+    assert all("请补充照片" in m.body for m in mail.outbox)
