@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows.caps import pending_cap_usage, with_pending
 from flows.choices import Offered
 from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.member_search import offer_by_search
@@ -314,6 +315,12 @@ class AwardNoticeForm(forms.Form):
         members = list(data.get("members") or [])
         capped = rule.cap_per_day or rule.cap_per_month
         usages = rule_cap_usage(rule=rule, members=members, day=day) if capped and day else {}
+        if usages:  # and what is approved, waiting to be posted
+            assert day is not None
+            pending = pending_cap_usage(
+                member_ids=[m.pk for m in members], rule_ids=[rule.pk], day=day
+            )
+            usages = {pk: with_pending(usage, pending, pk) for pk, usage in usages.items()}
         in_scope: dict[int, bool] = {}  # by unit: the members of a notice share few units
         for member in members:
             if member.unit_id not in in_scope:
