@@ -308,3 +308,82 @@ def test_a_missing_place_is_named_under_its_label(org: Org, praise: Any) -> None
     )
     assert field and "请填写地点。" in field.group(2)  # between its label and its input
     assert not Declaration.objects.exists()
+
+
+# --- the same refusals through the page: a message, and nothing written ---------------------
+
+
+def _sent(org: Org, rule: Any, upload: Any = None, **change: Any) -> Any:
+    from tests.flows.test_declaration_flow import START, _client
+
+    data = {
+        "member": org.worker_a1.pk,
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "5",
+        "items-0-rule_item": rule.pk,
+        "items-0-quantity": "1",
+        "items-0-points": "",
+        "items-0-event_date": "2026-11-10",
+        "items-0-place": "二号车间",
+        "items-0-description": "顾客来电表扬",
+        **{f"items-0-{k}": v for k, v in change.items()},
+    }
+    if upload is not None:
+        data["items-0-evidence"] = upload
+    return _client(org.worker_a1).post(START, data)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("future date", "不能是将来"),
+        ("closed month", "已关闭"),
+        ("inactive rule", "“顾客表扬”已不再有效。"),
+        ("out-of-scope rule", "“顾客表扬”不适用于"),
+        ("points above the range", "分值必须在 10 至 100 之间。"),
+        ("missing evidence", "证明材料"),
+        ("HTML named as a photo", "只接受"),
+        ("GIF header + HTML", "只接受"),
+        ("over the size limit", "超过 10 MB"),
+    ],
+)
+def test_each_bad_input_through_the_page_says_why_and_writes_nothing(
+    org: Org, praise: Any, suggestion: Any, settings: Any, case: str, message: str
+) -> None:
+    from viewflow.workflow.models import Process, Task
+
+    from flows.models import IdempotencyKey
+
+    period_close(organisation=org.organisation, month=date(2026, 10, 1))
+    rule, upload, change = praise, _photo("../../x.jpg"), {}
+    if case == "future date":
+        change = {"event_date": "2026-11-25"}
+    elif case == "closed month":
+        change = {"event_date": "2026-10-10"}
+    elif case == "inactive rule":
+        praise.active = False
+        praise.save()
+    elif case == "out-of-scope rule":
+        praise.units.set([org.dept_b])
+    elif case == "points above the range":
+        rule, upload, change = suggestion, None, {"points": "101"}
+    elif case == "missing evidence":
+        upload = None
+    elif case == "HTML named as a photo":
+        upload = SimpleUploadedFile("x.jpg", b"<html><script>alert(1)</script></html>")
+    elif case == "GIF header + HTML":
+        upload = SimpleUploadedFile("x.jpg", b"GIF89a<html><script>alert(1)</script>")
+    elif case == "over the size limit":
+        upload = SimpleUploadedFile("x.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024) + b"%%EOF")
+    response = _sent(org, rule, upload, **change)
+    assert response.status_code == 200
+    errors = re.findall(
+        r'class="[^"]*errorlist[^"]*"[^>]*>(.*?)</ul>', response.content.decode(), re.S
+    )
+    assert any(message in error for error in errors), (case, errors)
+    for model in (Declaration, DeclarationItem, Evidence, Process, Task, IdempotencyKey):
+        assert not model.objects.exists(), (case, model)
+    stored = settings.MEDIA_ROOT / "evidence"
+    assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*")), case
