@@ -237,3 +237,26 @@ def test_the_notice_form_offers_only_rules_for_somebody_in_the_scope(org: Org, l
     select = html.split('name="rule_item"')[1].split("</select>")[0]
     offered = {int(pk) for pk in re.findall(r'<option value="(\d+)"', select)}
     assert offered == {late.pk, team.pk, company.pk}
+
+
+def test_a_posted_notice_item_brings_its_leader_the_co_award(
+    org: Org, late: Any, committee2: Any
+) -> None:
+    """The leader co-award applies to notices as to declarations: posted, the member's -5
+    brings their team leader the rule's share (0.5), linked to it."""
+    from points.models import EntryKind, LedgerEntry
+    from points.selectors.ledger import ledger_verify
+    from tests.flows.test_publicity import _close_after_window, _open_summary, _sign, _submit
+
+    assert _issue(org.leader_b, [org.worker_b], late).status_code == 302  # within the tier
+    summary = _open_summary(org)
+    _submit(org)
+    assert _sign(org.committee, summary).status_code == 302
+    assert _sign(committee2, summary).status_code == 302
+    _close_after_window(summary)
+    posted = LedgerEntry.objects.get(kind=EntryKind.DAILY, member=org.worker_b)
+    assert posted.amount == -5 and posted.rule_item == late
+    share = LedgerEntry.objects.get(kind=EntryKind.COAWARD)
+    assert share.member == org.leader_b and share.linked_to == posted
+    assert share.amount == -3  # half of -5, rounded half away from zero
+    assert ledger_verify() == []
