@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -72,12 +73,36 @@ def rule_label(rule: RuleItem) -> str:
 
 
 class EvidenceInput(forms.ClearableFileInput):
-    """Several files at once; on a phone the camera opens straight from the form."""
+    """Two pickers under the field's one name, whose files the form takes together: "take
+    a photo" (``capture``: on a phone the camera opens straight from the form) and "choose
+    photos or PDFs" (several at once, from the gallery or files: with ``capture`` a phone
+    offers only its camera, so one input could not take a PDF)."""
 
     allow_multiple_selected = True
 
     def __init__(self) -> None:
-        super().__init__(attrs={"accept": "image/*,application/pdf", "capture": "environment"})
+        super().__init__(attrs={"accept": "image/*,application/pdf"})
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> Any:
+        files = super().render(name, value, attrs, renderer)
+        camera_id = f"{(attrs or {}).get('id') or name}_camera"
+        camera = format_html(
+            '<input type="file" name="{}" id="{}" accept="image/*" capture="environment">',
+            name,
+            camera_id,
+        )
+        return format_html(
+            '<span class="pts-evidence"><label class="pts-evidence__camera" for="{}">'
+            '<span class="material-icons" aria-hidden="true">photo_camera</span> {}</label>{}'
+            '<span class="pts-evidence__files">{}</span>{}</span>',
+            camera_id,
+            _("Take a photo"),
+            camera,
+            _("or choose photos or PDFs:"),
+            files,
+        )
 
 
 class EvidenceField(forms.FileField):

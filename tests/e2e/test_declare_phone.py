@@ -59,7 +59,7 @@ def test_declare_with_a_photo_and_approve_on_a_phone(live_server: Any, e2e_org: 
         page.fill("input[name=items-0-event_date]", "2026-11-10")
         page.fill("input[name=items-0-place]", "二号车间")
         page.fill("textarea[name=items-0-description]", "顾客来电表扬服务周到")
-        page.set_input_files("input[name=items-0-evidence]", str(photo))
+        page.set_input_files("input[name=items-0-evidence][multiple]", str(photo))
         screenshot(page, "declare/01-start")
         assert fits_width(page)
         fields = "form.pts-form input:not([type=hidden]):not([type=file]), form.pts-form select"

@@ -100,7 +100,7 @@ def _browse_the_cycle(url: str, org: Org, rule_pk: int, today: date, photo: Path
         page.fill("input[name=items-0-event_date]", today.isoformat())
         page.fill("input[name=items-0-place]", "二号车间")
         page.fill("textarea[name=items-0-description]", "改进包装流程的建议被采纳")
-        page.set_input_files("input[name=items-0-evidence]", str(photo))
+        page.set_input_files("input[name=items-0-evidence][multiple]", str(photo))
         screenshot(page, "publicity/01-declare")
         _submit(page, "form.pts-form button[type=submit]", "/start/")
 

@@ -387,3 +387,24 @@ def test_each_bad_input_through_the_page_says_why_and_writes_nothing(
         assert not model.objects.exists(), (case, model)
     stored = settings.MEDIA_ROOT / "evidence"
     assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*")), case
+
+
+def test_the_camera_opens_from_the_form_and_pdfs_can_still_be_chosen(org: Org, praise: Any) -> None:
+    """On a phone "拍照" opens the camera (``capture``); a phone offers only its camera to
+    an input with ``capture``, so photos from the gallery and PDFs come through a second
+    picker under the same name, and the form takes the files of both."""
+    from tests.flows.test_declaration_flow import START, _client
+
+    html = _client(org.worker_a1).get(START).content.decode()
+    inputs = re.findall(r'<input type="file" name="items-0-evidence"[^>]*>', html)
+    camera = [i for i in inputs if 'capture="environment"' in i]
+    files = [i for i in inputs if "capture" not in i]
+    assert len(camera) == 1 and 'accept="image/*"' in camera[0]
+    assert len(files) == 1 and 'accept="image/*,application/pdf"' in files[0]
+    assert "multiple" in files[0]
+    assert "拍照" in html and "或选择照片或 PDF：" in html
+    pdf = SimpleUploadedFile("cert.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
+    response = _sent(org, praise, upload=[_photo("camera.jpg"), pdf])
+    assert response.status_code == 302, response.content.decode()[:2000]
+    stored = Declaration.objects.get().items.get().evidence.order_by("pk")
+    assert [e.original_name for e in stored] == ["camera.jpg", "cert.pdf"]
