@@ -9,12 +9,10 @@ import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal
-from io import StringIO
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -417,8 +415,9 @@ def test_query_budget_stays_flat_as_the_history_grows(
     _queries(client, URL + query, django_assert_max_num_queries, BUDGET)
 
 
-def test_the_demo_has_twelve_months_for_the_charts() -> None:
-    call_command("seed_demo", stdout=StringIO())
+def demo_has_twelve_months_for_the_charts() -> None:
+    """After ``seed_demo`` (run by ``tests/points/test_seed_demo.py``, which seeds once for
+    several checks): the demo member's charts have twelve months, every one with points."""
     client = Client()
     assert client.login(username="member", password=DEMO_PASSWORD)
     html = client.get(URL).content.decode()

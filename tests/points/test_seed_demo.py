@@ -80,7 +80,8 @@ def test_seed_builds_the_factory_and_is_idempotent() -> None:
 
 
 def test_the_demo_has_a_village_and_every_login_opens_the_home_page_in_chinese() -> None:
-    """One seeding for both (it takes most of a minute on PostgreSQL)."""
+    """One seeding for these (it takes most of a minute on PostgreSQL): the village, every
+    login's home page, and the member's twelve months of charts."""
     call_command("seed_demo", stdout=StringIO())
     village = Organisation.objects.get(code="demo-village")
     households = Member.objects.filter(organisation=village, kind="household")
@@ -100,3 +101,7 @@ def test_the_demo_has_a_village_and_every_login_opens_the_home_page_in_chinese()
         if not ('lang="zh-hans"' in html and "欢迎" in html and f'id="role-{role}"' in html):
             wrong.append(f"{username}: no Chinese home page with the {role} role")
     assert wrong == []
+
+    from tests.flows.test_my_points import demo_has_twelve_months_for_the_charts
+
+    demo_has_twelve_months_for_the_charts()
