@@ -18,6 +18,9 @@ pytestmark = pytest.mark.django_db
 def test_demo_declarations_at_every_step_and_a_full_inbox() -> None:
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
+    from tests.flows.test_imports import demo_leaves_one_completed_import
+
+    demo_leaves_one_completed_import()  # on the same seeding (most of a minute on PostgreSQL)
     statuses = set(Declaration.objects.values_list("status", flat=True))
     assert statuses == {"submitted", "returned", "escalated", "approved", "rejected", "withdrawn"}
     assert Declaration.objects.count() == 7

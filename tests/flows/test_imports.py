@@ -522,11 +522,9 @@ def test_the_template_files_have_the_headers(org: Org) -> None:
 # --- demo --------------------------------------------------------------------------------
 
 
-def test_the_demo_leaves_one_completed_import() -> None:
-    from django.core.management import call_command
-
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("seed_demo", stdout=io.StringIO())
+def demo_leaves_one_completed_import() -> None:
+    """After ``seed_demo``, run twice by ``tests/flows/test_demo.py`` (which seeds once for
+    several checks): one completed import, its notices approved and pooled, once."""
     job = ImportJob.objects.get()
     assert job.status == ImportStatus.DONE, job.errors
     assert (job.notices_created, job.items_created) == (3, 6)
