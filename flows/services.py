@@ -601,15 +601,19 @@ def _issuer_limit(issuer: Member) -> int | None:
     return max(limit for limit in limits if limit is not None)
 
 
-def _notice_signer_above(member: Member, *, notice: Any, members: list[Member]) -> Member | None:
+def _notice_signer_above(
+    member: Member, *, notice: Any, members: list[Member], signed: frozenset[int] = frozenset()
+) -> Member | None:
     """The next leader up from ``member`` (the issuer, or a signer whose authority the
-    notice is above) who may sign it: not one it names nor its issuer, who are passed over.
+    notice is above) who may sign it: not one it names, its issuer, nor one who has signed
+    it already (``signed``, logins: a leader may sit in a unit led by the one who passed
+    it to them, who would be "above" them again), who are passed over.
     None at the top of the organisation (nobody is above it); refused when there is a level
     above but nobody there may sign (the next one has no login), as for a declaration."""
     names = {m.pk for m in members}
     chain = leaders_above(member=member)
     for leader in chain:
-        if leader.pk in names or leader.pk == notice.issuer_id:
+        if leader.pk in names or leader.pk == notice.issuer_id or leader.user_id in signed:
             continue
         if leader.user_id is not None:
             return leader
@@ -719,7 +723,9 @@ def notice_sign(*, notice: Any, user: Any, approve: bool, reason: str = "") -> A
         amount = sum(abs(item.signed_total) for item in items)
         if limit is not None and amount > limit:
             members = [item.member for item in items]
-            above = _notice_signer_above(signer, notice=notice, members=members)
+            passed = AuditEvent.objects.filter(action="notice.escalate", data__notice=notice.pk)
+            signed = frozenset(passed.values_list("actor_id", flat=True)) | {user.pk}
+            above = _notice_signer_above(signer, notice=notice, members=members, signed=signed)
     if above is not None:  # above this signer's authority too: the next level signs
         notice.signer = above.user
         action = "notice.escalate"

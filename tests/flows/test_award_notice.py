@@ -260,3 +260,36 @@ def test_a_posted_notice_item_brings_its_leader_the_co_award(
     assert share.member == org.leader_b and share.linked_to == posted
     assert share.amount == -3  # half of -5, rounded half away from zero
     assert ledger_verify() == []
+
+
+def test_a_notice_is_not_passed_back_to_one_who_signed_it(org: Org) -> None:
+    """The department head sits in the team whose leader passed the notice up to them: the
+    team leader is "above" them again, but has signed already, so the company's head signs
+    next (the notice was passed back and forth for ever)."""
+    from tests.factories import OrgUnitFactory
+
+    team_x = OrgUnitFactory(organisation=org.organisation, code="acme-x", parent=org.team_a1)
+    issuer = org.member(team_x, "acme-leader-x")
+    worker = org.member(team_x, "acme-worker-x")
+    team_x.leader = issuer
+    team_x.save()
+    org.leader_a.unit = org.team_a1  # leads the department, sits in the team
+    org.leader_a.save()
+    for unit in (team_x, org.team_a1, org.dept_a):
+        unit.authority_tier = AuthorityTierFactory(organisation=org.organisation)  # 20
+        unit.save()
+    rule = RuleItemFactory(
+        organisation=org.organisation, name="迟到", kind="deduction", points_min=5, points_max=5
+    )
+    assert _issue(issuer, [worker], rule, quantity=10).status_code == 302  # 50 points
+    notice = AwardNotice.objects.get()
+    assert notice.signer == org.leader_a1.user
+    assert _sign(org.leader_a1).status_code == 302
+    notice.refresh_from_db()
+    assert notice.signer == org.leader_a.user
+    assert _sign(org.leader_a).status_code == 302
+    notice.refresh_from_db()
+    assert notice.signer == org.ceo.user and notice.status == NoticeStatus.AWAITING_SIGNATURE
+    assert _sign(org.ceo).status_code == 302
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.APPROVED
