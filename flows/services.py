@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -602,18 +602,22 @@ def _issuer_limit(issuer: Member) -> int | None:
 
 
 def _notice_signer_above(
-    member: Member, *, notice: Any, members: list[Member], signed: frozenset[int] = frozenset()
+    member: Member, *, notice: Any, items: list[Any], signed: Iterable[int] = ()
 ) -> Member | None:
-    """The next leader up from ``member`` (the issuer, or a signer whose authority the
-    notice is above) who may sign it: not one it names, its issuer, nor one who has signed
-    it already (``signed``, logins: a leader may sit in a unit led by the one who passed
-    it to them, who would be "above" them again), who are passed over.
-    None at the top of the organisation (nobody is above it); refused when there is a level
-    above but nobody there may sign (the next one has no login), as for a declaration."""
-    names = {m.pk for m in members}
+    """Who signs the notice next when its ``items`` are above ``member``'s tier (the
+    issuer's, or a signer's): the next leader up who may sign it, not one it names, its
+    issuer, nor one who has signed it already (``signed``, logins: a leader may sit in a
+    unit led by the one who passed it to them, who would be "above" them again), who are
+    passed over. None within the tier, or at the top of the organisation (nobody is above
+    it); refused when there is a level above but nobody there may sign (the next one has no
+    login), as for a declaration."""
+    limit = _issuer_limit(member)
+    if limit is None or sum(abs(item.signed_total) for item in items) <= limit:
+        return None
+    names, passed = {item.member_id for item in items}, set(signed)
     chain = leaders_above(member=member)
     for leader in chain:
-        if leader.pk in names or leader.pk == notice.issuer_id or leader.user_id in signed:
+        if leader.pk in names or leader.pk == notice.issuer_id or leader.user_id in passed:
             continue
         if leader.user_id is not None:
             return leader
@@ -664,12 +668,7 @@ def notice_issue(*, user: Any, form: Any) -> Any:
         for member in members
     ]
     amount = sum(abs(item.signed_total) for item in items)
-    limit = _issuer_limit(issuer)
-    above = (
-        _notice_signer_above(issuer, notice=notice, members=members)
-        if limit is not None and amount > limit
-        else None
-    )
+    above = _notice_signer_above(issuer, notice=notice, items=items)
     if above is not None:
         notice.signer = above.user
         notice.save(update_fields=["signer"])
@@ -719,13 +718,9 @@ def notice_sign(*, notice: Any, user: Any, approve: bool, reason: str = "") -> A
     if approve:
         signer = member_for_user(user=user)
         assert signer is not None  # (the signer is a leader: ``notice_issue`` chose them)
-        limit = _issuer_limit(signer)
-        amount = sum(abs(item.signed_total) for item in items)
-        if limit is not None and amount > limit:
-            members = [item.member for item in items]
-            passed = AuditEvent.objects.filter(action="notice.escalate", data__notice=notice.pk)
-            signed = frozenset(passed.values_list("actor_id", flat=True)) | {user.pk}
-            above = _notice_signer_above(signer, notice=notice, members=members, signed=signed)
+        passed = AuditEvent.objects.filter(action="notice.escalate", data__notice=notice.pk)
+        signed = passed.values_list("actor_id", flat=True)  # (read only above the tier)
+        above = _notice_signer_above(signer, notice=notice, items=items, signed=signed)
     if above is not None:  # above this signer's authority too: the next level signs
         notice.signer = above.user
         action = "notice.escalate"

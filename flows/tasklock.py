@@ -228,23 +228,20 @@ class LockedView(flow.View):  # type: ignore[misc]
         assignment that found nobody) is for an administrator to hand out."""
         if not task.owner_permission and not getattr(user, "is_superuser", False):
             return False
-        return bool(super().can_assign(user, task)) and self._sees(user, task)
+        return bool(super().can_assign(user, task)) and seen_by(user, task)
 
     def can_unassign(self, user: Any, task: Any) -> bool:
         """A task assigned to a person, with no queue permission, is not given back: given
         back, it would be nobody's and, to viewflow, everybody's (any user's queue)."""
         if not task.owner_permission or task.status != STATUS.ASSIGNED:
             return False  # (viewflow asked only "is it theirs?", even of a task long done)
-        return bool(super().can_unassign(user, task)) and self._sees(user, task)
+        return bool(super().can_unassign(user, task)) and seen_by(user, task)
 
     def can_execute(self, user: Any, task: Any) -> bool:
         """viewflow asks only "is it theirs?": one who has since lost what let them see the
         record (an HR officer who lost the role, with a re-examination claimed) may not act
         on it, and finds it "not found" (``view_path``)."""
-        return bool(super().can_execute(user, task)) and self._sees(user, task)
-
-    def _sees(self, user: Any, task: Any) -> bool:
-        return seen_by(user, task)
+        return bool(super().can_execute(user, task)) and seen_by(user, task)
 
     @property
     def view_path(self) -> Any:
@@ -276,7 +273,7 @@ class LockedView(flow.View):  # type: ignore[misc]
             .select_related("process")
             .first()
         )
-        if task is None or not self._sees(request.user, task):
+        if task is None or not seen_by(request.user, task):
             raise not_found_unseen(request)
         if task.status != STATUS.CANCELED:
             return None
