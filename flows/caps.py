@@ -18,8 +18,9 @@ from flows.models import (
     NoticeStatus,
     SummaryItem,
 )
+from points.models import Member, RuleItem
 from points.periods import month_start, period_end
-from points.selectors.ledger import CapUsage
+from points.selectors.ledger import CapUsage, member_cap_usage, rule_cap_usage
 
 #: A gathered item in one of these will never be posted, or has been (the ledger counts it).
 _NOT_WAITING = (ItemStatus.POSTED, ItemStatus.CANCELLED, ItemStatus.REFUSED)
@@ -78,7 +79,27 @@ def pending_cap_usage(
     return {key: (today, month) for key, (today, month) in usage.items()}
 
 
-def with_pending(
+def member_caps(*, member: Member, day: date) -> list[CapUsage]:
+    """``member_cap_usage`` (each capped rule that applies to the member) with what is
+    approved and waiting to be posted."""
+    caps = member_cap_usage(member=member, day=day)
+    if not caps:
+        return caps
+    pending = pending_cap_usage(member_ids=[member.pk], rule_ids=[c.rule.pk for c in caps], day=day)
+    return [_with_pending(cap, pending, member.pk) for cap in caps]
+
+
+def rule_caps(*, rule: RuleItem, members: list[Member], day: date) -> dict[int, CapUsage]:
+    """``rule_cap_usage`` (one rule, many members, by member id) with what is approved and
+    waiting to be posted."""
+    if not members:
+        return {}
+    usages = rule_cap_usage(rule=rule, members=members, day=day)
+    pending = pending_cap_usage(member_ids=[m.pk for m in members], rule_ids=[rule.pk], day=day)
+    return {pk: _with_pending(usage, pending, pk) for pk, usage in usages.items()}
+
+
+def _with_pending(
     usage: CapUsage, pending: dict[tuple[int, int], tuple[int, int]], member_id: int
 ) -> CapUsage:
     """``usage`` (the ledger's) with the member's approved points waiting to be posted."""

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from flows.caps import pending_cap_usage, with_pending
+from flows.caps import rule_caps
 from flows.choices import Offered
 from flows.evidence import CheckedEvidence, evidence_check_uploads
 from flows.member_search import offer_by_search
@@ -25,7 +25,6 @@ from points.selectors.catalog import (
     rule_items_for_unit,
     rule_items_marked_for_unit,
 )
-from points.selectors.ledger import rule_cap_usage
 from points.widgets import IsoDateInput
 
 MAX_QUANTITY = 100  # of one item of a declaration or notice
@@ -339,13 +338,7 @@ class AwardNoticeForm(forms.Form):
         amount = (data.get("points") or 0) * (data.get("quantity") or 1)
         members = list(data.get("members") or [])
         capped = rule.cap_per_day or rule.cap_per_month
-        usages = rule_cap_usage(rule=rule, members=members, day=day) if capped and day else {}
-        if usages:  # and what is approved, waiting to be posted
-            assert day is not None
-            pending = pending_cap_usage(
-                member_ids=[m.pk for m in members], rule_ids=[rule.pk], day=day
-            )
-            usages = {pk: with_pending(usage, pending, pk) for pk, usage in usages.items()}
+        usages = rule_caps(rule=rule, members=members, day=day) if capped and day else {}
         in_scope: dict[int, bool] = {}  # by unit: the members of a notice share few units
         for member in members:
             if member.unit_id not in in_scope:

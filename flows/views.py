@@ -19,7 +19,7 @@ from django.views import View
 from django.views.decorators.http import require_http_methods
 from django.views.generic import ListView
 
-from flows.caps import pending_cap_usage, with_pending
+from flows.caps import member_caps
 from flows.choices import Offered
 from flows.evidence import MB, evidence_uploaded_today
 from flows.forms import AwardNoticeForm, ConfirmedForm, DeclarationItemForm
@@ -46,7 +46,6 @@ from flows.services import (
 from points.ids import id_from
 from points.models import Member, MemberStatus
 from points.periods import organisation_today
-from points.selectors.ledger import member_cap_usage
 from points.selectors.org import (
     member_for_user,
     member_name_of,
@@ -149,13 +148,7 @@ class DeclarantForm(forms.Form):
 def _caps(member: Member) -> dict[str, Any]:
     """The member's capped rules for the declaration page: those already used (shown), and
     the others (folded away: a catalog of 48 capped rules is three screens on a phone)."""
-    day = organisation_today(member.organisation)
-    caps = member_cap_usage(member=member, day=day)
-    if caps:  # and what is approved, waiting to be posted
-        pending = pending_cap_usage(
-            member_ids=[member.pk], rule_ids=[cap.rule.pk for cap in caps], day=day
-        )
-        caps = [with_pending(cap, pending, member.pk) for cap in caps]
+    caps = member_caps(member=member, day=organisation_today(member.organisation))
     return {
         "caps": caps,
         "caps_used": [cap for cap in caps if cap.used],
